@@ -1,0 +1,210 @@
+"""The loop every worker runs, whatever launched it (thread, loky process, Spark task, Dask, CLI).
+
+Design, in short (see ``runner.py`` for the driver side):
+
+* The budget is made of **tickets**: WAITING Optuna trials the driver creates.  A worker claims
+  one atomically (WAITING -> RUNNING is a compare-and-set in every Optuna storage), samples its
+  parameters, runs the objective and tells the result.  No ticket left means the budget is spent,
+  so N workers on M machines reach *exactly* ``n_trials`` without talking to each other.
+* Without a trial budget (timeout only) workers create trials with ``study.ask()`` until the
+  deadline or a stop.
+* A heartbeat thread stamps the running trial every few seconds, so the driver can tell a slow
+  trial from a dead worker in any storage (Optuna's own heartbeat is RDB-only).
+* Nothing raises out of :func:`run_worker`: joblibspark loses task exceptions, so errors come back
+  as values in :class:`WorkerResult`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
+
+from . import _attrs
+from .samplers import PrunerSpec, SamplerSpec, make_pruner, make_sampler
+from .space import SearchSpace
+from .storage import StorageRef, mask_password, open_storage
+
+__all__ = ["WorkerResult", "WorkerTask", "claim_ticket", "run_worker"]
+
+#: Stop events of runners living in this process, by run id (threads see them without I/O).
+_LOCAL_STOPS: dict[str, threading.Event] = {}
+#: Storage objects of runners living in this process, by run id (threads share the driver's).
+_LOCAL_STORAGES: dict[str, BaseStorage] = {}
+
+
+@dataclass(frozen=True)
+class WorkerTask:
+    """Everything a worker needs, picklable so it can travel to a Spark executor."""
+
+    objective: Callable[[optuna.Trial], Any]
+    study_name: str
+    storage: StorageRef
+    run_id: str
+    sampler: SamplerSpec = field(default_factory=SamplerSpec)
+    pruner: PrunerSpec = field(default_factory=PrunerSpec)
+    space: SearchSpace | None = None
+    use_tickets: bool = True
+    deadline: float | None = None
+    heartbeat_interval: float = 5.0
+    catch: tuple[type[BaseException], ...] = (Exception,)
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """What one worker did; ``error`` is set when the worker itself broke (not an objective)."""
+
+    worker: str
+    n_trials: int
+    error: str | None = None
+
+
+def worker_id(slot: int) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{slot}"
+
+
+def claim_ticket(study: optuna.Study) -> optuna.Trial | None:
+    """Atomically take one WAITING trial (a budget ticket or a retry), or None if there is none."""
+    storage = study._storage
+    study_id = study._study_id
+    for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+        try:
+            if not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        # Same bookkeeping Study.ask() does before building a trial.
+        local = getattr(study, "_thread_local", None)
+        if local is not None:
+            local.cached_all_trials = None
+        return optuna.Trial(study, frozen._trial_id)
+    return None
+
+
+class _Heartbeat:
+    """Stamps the current trial every ``interval`` seconds from a daemon thread."""
+
+    def __init__(self, storage: BaseStorage, interval: float) -> None:
+        self._storage = storage
+        self._interval = interval
+        self._trial_id: int | None = None
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hpo-heartbeat", daemon=True)
+        self._thread.start()
+
+    def track(self, trial_id: int | None) -> None:
+        with self._lock:
+            self._trial_id = trial_id
+
+    def _run(self) -> None:
+        while not self._done.wait(self._interval):
+            with self._lock:
+                trial_id = self._trial_id
+            if trial_id is None:
+                continue
+            try:
+                self._storage.set_trial_system_attr(trial_id, _attrs.HEARTBEAT, time.time())
+            except Exception:  # the trial may have finished meanwhile; next beat tries again
+                pass
+
+    def close(self) -> None:
+        self._done.set()
+
+
+def _stop_requested(task: WorkerTask, storage: BaseStorage, study_id: int) -> bool:
+    local = _LOCAL_STOPS.get(task.run_id)
+    if local is not None:
+        return local.is_set()
+    run = storage.get_study_system_attrs(study_id).get(_attrs.RUN) or {}
+    return run.get("id") != task.run_id or bool(run.get("stop"))
+
+
+def _check_values(result: Any, n_objectives: int) -> tuple[list[float] | None, str | None]:
+    """Validate an objective's return value; a reason string means the trial must FAIL."""
+    values = list(result) if isinstance(result, (list, tuple)) else [result]
+    if len(values) != n_objectives:
+        return None, f"objective returned {len(values)} values but the study has {n_objectives}"
+    out = []
+    for v in values:
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            return None, f"objective returned {v!r}, which is not a number"
+        if math.isnan(f) or math.isinf(f):
+            return None, f"objective returned {f}; NaN and infinite values fail the trial"
+        out.append(f)
+    return out, None
+
+
+def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str) -> None:
+    storage = study._storage
+    storage.set_trial_system_attr(trial._trial_id, _attrs.WORKER, me)
+    try:
+        result = task.objective(trial)
+    except optuna.TrialPruned:
+        study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
+        return
+    except task.catch as exc:
+        storage.set_trial_system_attr(trial._trial_id, _attrs.TRACEBACK, traceback.format_exc())
+        storage.set_trial_system_attr(
+            trial._trial_id, _attrs.FAIL_REASON, mask_password(f"{type(exc).__name__}: {exc}")
+        )
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        return
+    values, reason = _check_values(result, len(study.directions))
+    if reason is not None:
+        storage.set_trial_system_attr(trial._trial_id, _attrs.FAIL_REASON, reason)
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+    else:
+        study.tell(trial, values, skip_if_finished=True)
+
+
+def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
+    """Run trials until the tickets run out, the deadline passes or a stop is requested."""
+    me = worker_id(slot)
+    done = 0
+    heartbeat: _Heartbeat | None = None
+    try:
+        storage = _LOCAL_STORAGES.get(task.run_id) or open_storage(task.storage)
+        study = optuna.load_study(
+            study_name=task.study_name,
+            storage=storage,
+            sampler=make_sampler(task.sampler, space=task.space, worker_index=slot),
+            pruner=make_pruner(task.pruner),
+        )
+        heartbeat = _Heartbeat(storage, task.heartbeat_interval)
+        while True:
+            if task.deadline is not None and time.time() >= task.deadline:
+                break
+            if _stop_requested(task, storage, study._study_id):
+                break
+            trial = claim_ticket(study) if task.use_tickets else study.ask()
+            if trial is None:
+                break
+            heartbeat.track(trial._trial_id)
+            try:
+                _run_one(study, trial, task, me)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # the driver already failed this trial (stop or lost); drop our result
+            finally:
+                heartbeat.track(None)
+            done += 1
+        return WorkerResult(me, done)
+    except BaseException as exc:  # returned, never raised: see module docstring
+        if isinstance(exc, KeyboardInterrupt):
+            return WorkerResult(me, done, "interrupted")
+        return WorkerResult(me, done, mask_password(traceback.format_exc()))
+    finally:
+        if heartbeat is not None:
+            heartbeat.close()

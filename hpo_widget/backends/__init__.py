@@ -1,0 +1,42 @@
+"""Joblib backends by name, imported lazily so that ``import hpo_widget`` never starts a JVM.
+
+Every backend runs the same worker function (:func:`hpo_widget._worker.run_worker`) N times
+concurrently through ``joblib.Parallel``; only how the N copies are placed differs.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from typing import Any
+
+from ._base import Backend
+
+__all__ = ["BACKENDS", "Backend", "make_backend"]
+
+#: name -> (module, class, pip extra that provides it)
+BACKENDS: dict[str, tuple[str, str, str]] = {
+    "threading": ("hpo_widget.backends.local", "ThreadingBackend", ""),
+    "loky": ("hpo_widget.backends.local", "LokyBackend", ""),
+    "spark": ("hpo_widget.backends.spark", "SparkBackend", ""),
+    "dask": ("hpo_widget.backends.dask", "DaskBackend", "dask"),
+}
+
+
+def make_backend(name: str, **options: Any) -> Backend:
+    """Instantiate a backend; unknown names and missing packages get a message saying what to do."""
+    key = name.lower()
+    if key not in BACKENDS:
+        close = difflib.get_close_matches(key, list(BACKENDS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"backend: unknown {name!r}; choose one of {', '.join(BACKENDS)}.{hint}")
+    module_name, cls_name, extra = BACKENDS[key]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        install = f"pip install 'hpo_widget[{extra}]'" if extra else "pip install hpo_widget"
+        raise ImportError(
+            f"backend {key!r} needs a package that is missing ({exc}); {install}"
+        ) from exc
+    cls: type[Backend] = getattr(module, cls_name)
+    return cls(**options)

@@ -1,0 +1,61 @@
+"""Events a :class:`~hpo_widget.StudyRunner` publishes to its subscribers.
+
+They are small frozen dataclasses of plain data so that a UI, a CLI progress bar or a test can
+consume them without touching Optuna objects, and so that they can cross threads safely.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RunStatus(enum.StrEnum):
+    """Lifecycle of one ``start()`` call."""
+
+    IDLE = "idle"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class TrialFinished:
+    """A trial reached COMPLETE, PRUNED or FAIL (seen in storage by the runner's monitor)."""
+
+    number: int
+    state: str
+    values: tuple[float, ...] | None
+    params: dict[str, Any]
+    duration: float | None
+    worker: str | None
+    error: str | None = None
+    intermediate: dict[int, float] = field(default_factory=dict)
+    datetime_start: float | None = None
+    datetime_complete: float | None = None
+
+
+@dataclass(frozen=True)
+class StatusChanged:
+    """The run moved to a new :class:`RunStatus`; ``message`` explains failures and stops."""
+
+    status: RunStatus
+    message: str = ""
+    n_complete: int = 0
+    n_pruned: int = 0
+    n_failed: int = 0
+    n_target: int | None = None
+
+
+@dataclass(frozen=True)
+class WorkerSeen:
+    """A worker id appeared in storage for the first time in this run."""
+
+    worker: str
+
+
+Event = TrialFinished | StatusChanged | WorkerSeen

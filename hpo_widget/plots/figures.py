@@ -1,0 +1,579 @@
+"""Plotly figure builders for the dataclasses of :mod:`hpo_widget.plots.data`.
+
+Each builder returns a fresh :class:`plotly.graph_objects.Figure` with:
+
+* the package template (:func:`template`), a title from :data:`TITLES` and axis labels;
+* a fixed set of traces whose ``uid`` is ``"<kind>:<part>"`` (for example ``"history:best"``
+  or ``"timeline:COMPLETE"``), present even when empty, so an incremental updater can find a
+  trace by ``uid`` and replace or extend its arrays without rebuilding the figure;
+* ``layout.meta == {"kind": <kind>, "empty": <bool>}``;
+* when there is nothing to draw, an annotation named :data:`EMPTY_ANNOTATION` carrying a
+  message such as :data:`EMPTY_MESSAGE` instead of an error.
+
+No widgets are created here; a UI may wrap these figures in a ``FigureWidget``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import plotly.io as pio
+from optuna.study import Study
+
+from .data import (
+    DISPLAY_STATES,
+    HistoryData,
+    ImportanceData,
+    IntermediateData,
+    ParallelCoordinatesData,
+    ParetoData,
+    TimelineData,
+    history_data,
+    importance_data,
+    intermediate_data,
+    parallel_coordinates_data,
+    pareto_data,
+    timeline_data,
+)
+
+__all__ = [
+    "EMPTY_ANNOTATION",
+    "EMPTY_MESSAGE",
+    "STATE_COLORS",
+    "TITLES",
+    "figures_for_study",
+    "history_figure",
+    "importance_figure",
+    "intermediate_figure",
+    "parallel_coordinates_figure",
+    "pareto_figure",
+    "template",
+    "timeline_figure",
+    "worker_counts_figure",
+]
+
+#: Default empty-state message.
+EMPTY_MESSAGE = "No completed trials yet"
+#: ``name`` of the empty-state annotation (an updater removes it once data arrives).
+EMPTY_ANNOTATION = "empty-state"
+
+#: Figure titles by kind; :func:`figures_for_study` uses the same keys.
+TITLES: dict[str, str] = {
+    "history": "Optimization history",
+    "pareto": "Pareto front",
+    "importance": "Hyperparameter importance",
+    "parallel_coordinates": "Parallel coordinates",
+    "intermediate": "Intermediate values",
+    "timeline": "Trial timeline by worker",
+    "worker_counts": "Trials per worker",
+}
+
+#: One colour per display state, shared by all figures.
+STATE_COLORS: dict[str, str] = {
+    "COMPLETE": "#2563eb",
+    "PRUNED": "#f59e0b",
+    "FAIL": "#dc2626",
+    "LOST": "#7c3aed",
+    "RUNNING": "#16a34a",
+    "WAITING": "#9ca3af",
+}
+
+_BEST_COLOR = "#e11d48"
+_MUTED = "#94a3b8"
+_EVALUATOR_LABELS = {
+    "PedAnovaImportanceEvaluator": "PED-ANOVA",
+    "FanovaImportanceEvaluator": "fANOVA",
+    "MeanDecreaseImpurityImportanceEvaluator": "MDI",
+}
+_MISSING_LABEL = "(inactive)"
+
+
+@functools.cache
+def template() -> go.layout.Template:
+    """The package's clean template: ``plotly_white`` with a compact margin and font."""
+    base = go.layout.Template(pio.templates["plotly_white"])
+    base.layout.update(
+        font={"family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "size": 13},
+        title={"x": 0.01, "xanchor": "left", "font": {"size": 16}},
+        margin={"l": 60, "r": 24, "t": 56, "b": 48},
+        hovermode="closest",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+    )
+    return base
+
+
+def _figure(
+    kind: str, traces: Sequence[Any], *, xtitle: str = "", ytitle: str = "", **layout: Any
+) -> go.Figure:
+    fig = go.Figure(
+        data=list(traces),
+        layout={
+            "template": template(),
+            "title": {"text": TITLES[kind]},
+            "xaxis": {"title": {"text": xtitle}},
+            "yaxis": {"title": {"text": ytitle}},
+            "meta": {"kind": kind, "empty": False},
+            **layout,
+        },
+    )
+    return fig
+
+
+def _mark_empty(fig: go.Figure, message: str) -> go.Figure:
+    fig.add_annotation(
+        name=EMPTY_ANNOTATION,
+        text=message,
+        xref="paper",
+        yref="paper",
+        x=0.5,
+        y=0.5,
+        showarrow=False,
+        font={"size": 15, "color": "#6b7280"},
+    )
+    fig.layout.meta = {**(fig.layout.meta or {}), "empty": True}
+    return fig
+
+
+def _finite(v: float | None) -> float | None:
+    return v if v is not None and math.isfinite(v) else None
+
+
+def _dir_suffix(direction: str) -> str:
+    return " (max)" if direction == "maximize" else " (min)"
+
+
+def _truncate(label: str, n: int = 24) -> str:
+    return label if len(label) <= n else label[: n - 1] + "\u2026"
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def history_figure(data: HistoryData) -> go.Figure:
+    """Objective value per COMPLETE trial plus the best-so-far step line.
+
+    Traces: ``history:values`` (feasible), ``history:infeasible``, ``history:best``.
+    """
+    x_ok: list[int] = []
+    y_ok: list[float | None] = []
+    x_bad: list[int] = []
+    y_bad: list[float | None] = []
+    x_best: list[int] = []
+    y_best: list[float | None] = []
+    for n, v, ok, b in zip(data.numbers, data.values, data.feasible, data.best, strict=True):
+        if v is None:
+            continue
+        if ok:
+            x_ok.append(n)
+            y_ok.append(_finite(v))
+            x_best.append(n)
+            y_best.append(_finite(b))
+        else:
+            x_bad.append(n)
+            y_bad.append(_finite(v))
+    hover = "Trial %{x}<br>" + data.target_name + " %{y:.6g}<extra></extra>"
+    traces = [
+        go.Scatter(
+            uid="history:values",
+            name=data.target_name,
+            x=x_ok,
+            y=y_ok,
+            mode="markers",
+            marker={"color": STATE_COLORS["COMPLETE"], "size": 6, "opacity": 0.75},
+            hovertemplate=hover,
+        ),
+        go.Scatter(
+            uid="history:infeasible",
+            name="Infeasible",
+            x=x_bad,
+            y=y_bad,
+            mode="markers",
+            marker={"color": _MUTED, "size": 6},
+            hovertemplate=hover,
+            showlegend=bool(x_bad),
+        ),
+        go.Scatter(
+            uid="history:best",
+            name="Best value" + _dir_suffix(data.direction),
+            x=x_best,
+            y=y_best,
+            mode="lines",
+            line={"color": _BEST_COLOR, "width": 2, "shape": "hv"},
+            hovertemplate="Trial %{x}<br>Best %{y:.6g}<extra></extra>",
+        ),
+    ]
+    fig = _figure("history", traces, xtitle="Trial", ytitle=data.target_name)
+    if not (x_ok or x_bad):
+        _mark_empty(fig, EMPTY_MESSAGE)
+    return fig
+
+
+def importance_figure(data: ImportanceData) -> go.Figure:
+    """Horizontal bars, most important parameter on top. Trace: ``importance:bars``."""
+    params = list(reversed(data.params))
+    values = list(reversed(data.importances))
+    evaluator = _EVALUATOR_LABELS.get(data.evaluator, data.evaluator)
+    xtitle = f"Importance for {data.target_name}" + (f" ({evaluator})" if evaluator else "")
+    traces = [
+        go.Bar(
+            uid="importance:bars",
+            name="Importance",
+            x=values,
+            y=params,
+            orientation="h",
+            text=[f"{v:.2f}" for v in values],
+            textposition="outside",
+            cliponaxis=False,
+            marker={"color": STATE_COLORS["COMPLETE"]},
+            hovertemplate="%{y}: %{x:.3f}<extra></extra>",
+        )
+    ]
+    fig = _figure(
+        "importance",
+        traces,
+        xtitle=xtitle,
+        ytitle="Parameter",
+        showlegend=False,
+    )
+    fig.update_xaxes(rangemode="tozero")
+    if data.is_empty:
+        _mark_empty(fig, data.message or EMPTY_MESSAGE)
+    return fig
+
+
+def _linear_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    if hi <= lo:
+        return [lo]
+    step = (hi - lo) / (n - 1)
+    return [lo + i * step for i in range(n)]
+
+
+def _parcoords_dimension(
+    label: str,
+    values: Sequence[float | None],
+    *,
+    tickvals: Sequence[float] = (),
+    ticktext: Sequence[str] = (),
+) -> dict[str, Any]:
+    present = [v for v in values if v is not None]
+    dim: dict[str, Any] = {"label": _truncate(label)}
+    if not present:
+        dim.update(values=[0.0] * len(values), range=[0.0, 1.0])
+        return dim
+    lo, hi = min(present), max(present)
+    if tickvals:
+        lo, hi = min(lo, min(tickvals)), max(hi, max(tickvals))
+    has_missing = len(present) != len(values)
+    if not has_missing:
+        dim.update(values=list(values), range=[lo, hi])
+        if tickvals:
+            dim.update(tickvals=list(tickvals), ticktext=list(ticktext))
+        return dim
+    # Inactive (conditional) parameters are drawn on a labelled sentinel below the range.
+    span = hi - lo
+    sentinel = lo - (0.15 * span if span > 0 else 1.0)
+    if not tickvals:
+        tickvals = _linear_ticks(lo, hi)
+        ticktext = [f"{v:.3g}" for v in tickvals]
+    dim.update(
+        values=[sentinel if v is None else v for v in values],
+        range=[sentinel, hi],
+        tickvals=[sentinel, *tickvals],
+        ticktext=[_MISSING_LABEL, *ticktext],
+    )
+    return dim
+
+
+def parallel_coordinates_figure(data: ParallelCoordinatesData) -> go.Figure:
+    """Objective plus one axis per parameter, lines coloured by the objective.
+
+    Trace: ``parallel_coordinates:lines``. Log parameters show decade ticks, categorical ones
+    their choices, inactive conditional parameters a ``(inactive)`` tick below the range.
+    """
+    dims = [_parcoords_dimension(data.target_name, list(data.objective))]
+    for axis in data.axes:
+        label = axis.name + (" (log)" if axis.kind == "log" else "")
+        dims.append(
+            _parcoords_dimension(label, axis.values, tickvals=axis.tickvals, ticktext=axis.ticktext)
+        )
+    trace = go.Parcoords(
+        uid="parallel_coordinates:lines",
+        name="Trials",
+        dimensions=dims if not data.is_empty else [],
+        line={
+            "color": list(data.objective),
+            "colorscale": "Blues",
+            "reversescale": data.direction == "minimize",
+            "showscale": not data.is_empty,
+            "colorbar": {"title": {"text": _truncate(data.target_name, 16)}},
+        },
+        labelangle=-20,
+    )
+    fig = _figure("parallel_coordinates", [trace], margin={"l": 70, "r": 40, "t": 96, "b": 40})
+    if data.is_empty:
+        _mark_empty(fig, EMPTY_MESSAGE)
+    return fig
+
+
+def intermediate_figure(data: IntermediateData, *, target_name: str = "Value") -> go.Figure:
+    """Learning curves, one trace per state (``intermediate:<STATE>``), trials split by gaps.
+
+    Each trace's ``customdata`` holds the trial number of every point (``None`` at gaps).
+    """
+    groups: dict[str, tuple[list[int | None], list[float | None], list[int | None]]] = {
+        s: ([], [], []) for s in DISPLAY_STATES if s != "WAITING"
+    }
+    n_points = 0
+    for number, state, steps, values in zip(
+        data.numbers, data.states, data.steps, data.values, strict=True
+    ):
+        xs, ys, cs = groups.get(state) or groups["FAIL"]
+        xs.extend(steps)
+        ys.extend(_finite(v) for v in values)
+        cs.extend([number] * len(steps))
+        xs.append(None)
+        ys.append(None)
+        cs.append(None)
+        n_points += len(steps)
+    mode = "lines+markers" if n_points <= 2000 else "lines"
+    traces = [
+        go.Scatter(
+            uid=f"intermediate:{state}",
+            name=state.capitalize(),
+            x=xs,
+            y=ys,
+            customdata=cs,
+            mode=mode,
+            connectgaps=False,
+            line={"color": STATE_COLORS[state], "width": 1.5},
+            marker={"size": 4},
+            opacity=0.8,
+            hovertemplate="Trial %{customdata}<br>Step %{x}<br>%{y:.6g}<extra>"
+            + state.capitalize()
+            + "</extra>",
+            showlegend=bool(xs),
+        )
+        for state, (xs, ys, cs) in groups.items()
+    ]
+    fig = _figure("intermediate", traces, xtitle="Step", ytitle=target_name)
+    if data.is_empty:
+        _mark_empty(fig, "No intermediate values reported yet")
+    return fig
+
+
+def pareto_figure(data: ParetoData, *, axes: Sequence[int] | None = None) -> go.Figure:
+    """Pareto front (``pareto:front``), dominated (``pareto:dominated``) and infeasible
+    (``pareto:infeasible``) trials; 3-D for three objectives, else 2-D over ``axes``
+    (default the first two objectives).
+    """
+    n_obj = data.n_objectives
+    if axes is None:
+        axes = (0, 1, 2) if n_obj == 3 else (0, 1)
+    axes = [a for a in axes if 0 <= a < n_obj]
+    three_d = len(axes) == 3
+
+    def label(i: int) -> str:
+        return data.objective_names[i] + _dir_suffix(data.directions[i])
+
+    def coords(numbers: list[int], cols: list[list[float]]) -> dict[str, Any]:
+        if len(axes) < 2:  # Single objective: plot against trial number.
+            return {"x": numbers, "y": cols[axes[0]] if axes else []}
+        out: dict[str, Any] = {"x": cols[axes[0]], "y": cols[axes[1]]}
+        if three_d:
+            out["z"] = cols[axes[2]]
+        return out
+
+    hover = "Trial %{customdata}<br>%{x:.6g}, %{y:.6g}" + (", %{z:.6g}" if three_d else "")
+    parts = [
+        ("front", "Pareto front", data.front_numbers, data.front_values, STATE_COLORS["COMPLETE"]),
+        ("dominated", "Dominated", data.dominated_numbers, data.dominated_values, _MUTED),
+        ("infeasible", "Infeasible", data.infeasible_numbers, data.infeasible_values, "#d1d5db"),
+    ]
+    traces: list[Any] = []
+    for part, name, numbers, cols, color in parts:
+        common: dict[str, Any] = {
+            "uid": f"pareto:{part}",
+            "name": name,
+            "customdata": numbers,
+            "hovertemplate": hover + "<extra>" + name + "</extra>",
+            "showlegend": bool(numbers) or part != "infeasible",
+            **coords(numbers, cols),
+        }
+        if three_d:
+            traces.append(
+                go.Scatter3d(mode="markers", marker={"color": color, "size": 4}, **common)
+            )
+        else:
+            front = part == "front"
+            traces.append(
+                go.Scatter(
+                    mode="lines+markers" if front and len(axes) == 2 else "markers",
+                    marker={"color": color, "size": 8 if front else 6},
+                    line={"color": color, "shape": "hv", "width": 1},
+                    **common,
+                )
+            )
+    if three_d:
+        fig = _figure(
+            "pareto",
+            traces,
+            scene={
+                "xaxis": {"title": {"text": label(axes[0])}},
+                "yaxis": {"title": {"text": label(axes[1])}},
+                "zaxis": {"title": {"text": label(axes[2])}},
+            },
+        )
+    elif len(axes) == 2:
+        fig = _figure("pareto", traces, xtitle=label(axes[0]), ytitle=label(axes[1]))
+    else:
+        fig = _figure("pareto", traces, xtitle="Trial", ytitle=label(axes[0]) if axes else "")
+    if data.is_empty:
+        _mark_empty(fig, EMPTY_MESSAGE)
+    return fig
+
+
+def timeline_figure(data: TimelineData, *, min_bar: float | None = None) -> go.Figure:
+    """Gantt-like bars per worker coloured by state, one trace per state (``timeline:<STATE>``).
+
+    x is seconds since the first trial started; ``customdata`` rows are
+    ``[number, start, duration, fail_reason]``. Bars shorter than ``min_bar`` seconds (default
+    0.2% of the time span) are widened to stay visible.
+    """
+    span = max(data.ends, default=0.0)
+    if min_bar is None:
+        min_bar = span * 0.002
+    groups: dict[str, tuple[list[str], list[float], list[float], list[list[Any]]]] = {
+        s: ([], [], [], []) for s in DISPLAY_STATES
+    }
+    for number, worker, state, start, end, reason in zip(
+        data.numbers,
+        data.worker,
+        data.states,
+        data.starts,
+        data.ends,
+        data.fail_reasons,
+        strict=True,
+    ):
+        ys, bases, widths, custom = groups[state]
+        duration = end - start
+        ys.append(worker)
+        bases.append(start)
+        widths.append(duration if duration >= min_bar else min_bar)
+        custom.append([number, start, duration, reason or ""])
+    traces = [
+        go.Bar(
+            uid=f"timeline:{state}",
+            name=state.capitalize(),
+            orientation="h",
+            y=ys,
+            base=bases,
+            x=widths,
+            customdata=custom,
+            marker={"color": STATE_COLORS[state], "line": {"width": 0}},
+            hovertemplate="Trial %{customdata[0]}<br>Worker %{y}<br>"
+            "Start %{customdata[1]:.2f} s, took %{customdata[2]:.2f} s"
+            "<br>%{customdata[3]}<extra>" + state.capitalize() + "</extra>",
+            showlegend=bool(ys),
+        )
+        for state, (ys, bases, widths, custom) in groups.items()
+    ]
+    height = max(320, min(900, 140 + 26 * len(data.workers)))
+    fig = _figure(
+        "timeline",
+        traces,
+        xtitle="Seconds since the first trial started",
+        ytitle="Worker",
+        barmode="overlay",
+        bargap=0.3,
+        height=height,
+    )
+    fig.update_yaxes(
+        type="category",
+        categoryorder="array",
+        categoryarray=list(data.workers),
+        autorange="reversed",
+    )
+    if data.is_empty:
+        _mark_empty(fig, "No trials yet")
+    return fig
+
+
+def worker_counts_figure(data: TimelineData) -> go.Figure:
+    """Stacked horizontal bars: trials per worker and state (``worker_counts:<STATE>``)."""
+    workers = list(data.workers)
+    traces = []
+    for state in DISPLAY_STATES:
+        counts = [data.counts.get(w, {}).get(state, 0) for w in workers]
+        traces.append(
+            go.Bar(
+                uid=f"worker_counts:{state}",
+                name=state.capitalize(),
+                orientation="h",
+                y=workers,
+                x=counts,
+                marker={"color": STATE_COLORS[state]},
+                hovertemplate="%{y}: %{x}<extra>" + state.capitalize() + "</extra>",
+                showlegend=any(counts),
+            )
+        )
+    height = max(320, min(900, 140 + 26 * len(workers)))
+    fig = _figure(
+        "worker_counts",
+        traces,
+        xtitle="Trials",
+        ytitle="Worker",
+        barmode="stack",
+        height=height,
+    )
+    fig.update_yaxes(
+        type="category", categoryorder="array", categoryarray=workers, autorange="reversed"
+    )
+    if data.is_empty:
+        _mark_empty(fig, "No trials yet")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def figures_for_study(
+    study: Study,
+    *,
+    default_worker: str = "unknown",
+    now: float | None = None,
+    importance: bool = True,
+) -> dict[str, go.Figure]:
+    """All figures for ``study``, keyed like :data:`TITLES`.
+
+    Single-objective studies get ``"history"``, multi-objective ones ``"pareto"`` instead. Every
+    other key is always present (possibly in its empty state). ``importance=False`` skips the
+    importance computation (the slowest part) and returns its empty figure.
+    """
+    trials = study.get_trials(deepcopy=False)
+    directions = list(study.directions)
+    names = study.metric_names
+    multi = len(directions) > 1
+    figs: dict[str, go.Figure] = {}
+    if multi:
+        figs["pareto"] = pareto_figure(pareto_data(trials, directions, objective_names=names))
+    else:
+        target = names[0] if names else None
+        figs["history"] = history_figure(history_data(trials, directions, target_name=target))
+    if importance:
+        imp = importance_data(study)
+    else:
+        imp = ImportanceData(message="Importances not computed.")
+    figs["importance"] = importance_figure(imp)
+    pc_name = names[0] if names else None
+    figs["parallel_coordinates"] = parallel_coordinates_figure(
+        parallel_coordinates_data(trials, direction=directions, target_name=pc_name)
+    )
+    figs["intermediate"] = intermediate_figure(intermediate_data(trials))
+    tl = timeline_data(trials, default_worker=default_worker, now=now)
+    figs["timeline"] = timeline_figure(tl)
+    figs["worker_counts"] = worker_counts_figure(tl)
+    return figs
