@@ -16,6 +16,7 @@ Design, in short (see ``runner.py`` for the driver side):
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import socket
@@ -113,10 +114,9 @@ class _Heartbeat:
                 trial_id = self._trial_id
             if trial_id is None:
                 continue
-            try:
+            # The trial may have finished meanwhile; the next beat simply tries again.
+            with contextlib.suppress(Exception):
                 self._storage.set_trial_system_attr(trial_id, _attrs.HEARTBEAT, time.time())
-            except Exception:  # the trial may have finished meanwhile; next beat tries again
-                pass
 
     def close(self) -> None:
         self._done.set()

@@ -94,7 +94,7 @@ def as_trial_objective(objective: Any, space: SearchSpace | None = None) -> Tria
             "space: the objective takes a params dict, so it needs a search space; "
             "pass space=SearchSpace.from_dict({...})"
         )
-    return objective  # type: ignore[no-any-return]
+    return objective  # type: ignore[no-any-return,unused-ignore]
 
 
 def load_callable(reference: str, *, field: str = "objective") -> Callable[..., Any]:
@@ -116,4 +116,4 @@ def load_callable(reference: str, *, field: str = "objective") -> Callable[..., 
         target = getattr(target, part)
     if not callable(target):
         raise ValueError(f"{field}: {reference!r} is not callable")
-    return target  # type: ignore[no-any-return]
+    return target  # type: ignore[no-any-return,unused-ignore]

@@ -155,15 +155,15 @@ def load_dataset(name: str) -> tuple[Any, Any]:
 
 def _resolve_estimator(estimator: str | type) -> tuple[str, _Estimator]:
     if isinstance(estimator, type):
-        for key, spec in ESTIMATORS.items():
+        for name, spec in ESTIMATORS.items():
             if spec.import_path.rpartition(".")[2] == estimator.__name__:
-                return key, spec
+                return name, spec
         raise ValueError(
             f"estimator: no default space for {estimator.__name__}; pass space=... "
             f"or use one of {', '.join(ESTIMATORS)}"
         )
     aliases = {spec.import_path.rpartition(".")[2].lower(): k for k, spec in ESTIMATORS.items()}
-    key = estimator if estimator in ESTIMATORS else aliases.get(str(estimator).lower())
+    key: str | None = estimator if estimator in ESTIMATORS else aliases.get(str(estimator).lower())
     if key is None:
         lowered = {k.lower(): k for k in ESTIMATORS}
         key = lowered.get(str(estimator).lower())

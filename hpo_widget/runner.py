@@ -142,6 +142,7 @@ class StudyRunner:
         heartbeat_grace: float = 30.0,
         poll_interval: float = 0.2,
         storage_proxy: dict[str, Any] | None = None,
+        max_relaunches: int = 2,
     ) -> None:
         if isinstance(space, dict):
             space = SearchSpace.from_dict(space)
@@ -172,6 +173,7 @@ class StudyRunner:
         if heartbeat_grace <= 0:
             raise ValueError(f"heartbeat_grace: must be > 0 seconds, got {heartbeat_grace}")
         self.retries = retries
+        self.max_relaunches = max_relaunches
         self.heartbeat_grace = float(heartbeat_grace)
         self.poll_interval = float(poll_interval)
         self.storage_proxy_options = dict(storage_proxy or {})
@@ -233,7 +235,11 @@ class StudyRunner:
                     )
                 return existing
         return optuna.create_study(
-            study_name=name, storage=self._storage, directions=dirs, sampler=sampler, pruner=pruner
+            study_name=name,
+            storage=self._storage,
+            directions=dirs,  # type: ignore[arg-type]  # validated in __init__
+            sampler=sampler,
+            pruner=pruner,
         )
 
     @property
@@ -527,6 +533,8 @@ class StudyRunner:
             )
 
             def launch() -> threading.Thread:
+                self._results = []
+
                 def body() -> None:
                     try:
                         self._results.extend(
@@ -542,6 +550,8 @@ class StudyRunner:
             external = n_workers == 0  # only `hpo-widget worker` processes do the work
             if not external and (target is None or self._budget(trials)[0] < target):
                 backend_thread = launch()
+            launched_at = self._budget(trials)[0]
+            failed_launches = 0
             self._set_status(
                 RunStatus.RUNNING, f"{n_workers} worker(s) on {self.backend.describe()}"
             )
@@ -558,13 +568,20 @@ class StudyRunner:
                         r.error for r in self._results if r.error and r.error != "interrupted"
                     ]
                     if errors:
-                        raise RunError("a worker crashed:\n" + errors[0])
-                    if target is None or (deadline is not None and time.time() >= deadline):
+                        # A dead worker (killed process, lost executor) must not end the run:
+                        # its trial is reaped by the heartbeat check and re-queued. Only a
+                        # failure that repeats without any progress is a broken run.
+                        failed_launches = failed_launches + 1 if counted == launched_at else 1
+                        if failed_launches > self.max_relaunches:
+                            raise RunError("workers keep failing:\n" + errors[0])
+                        _log.warning("workers failed, relaunching: %s", errors[0][-500:])
+                    timed_out = deadline is not None and time.time() >= deadline
+                    if (target is None or timed_out) and not errors:
                         break
-                    if in_flight:  # retries queued after the workers left: start them again
-                        backend_thread = launch()
-                    else:
+                    if target is not None and not in_flight:
                         self._top_up(target, trials)
+                    launched_at = counted
+                    backend_thread = launch()
                 elif deadline is not None and time.time() >= deadline + self.heartbeat_grace:
                     break
                 self._stop_event.wait(self.poll_interval)

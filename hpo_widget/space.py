@@ -205,16 +205,15 @@ def _check_range(low: Any, high: Any, log: bool, step: Any, add: _Add) -> None:
         d_low, d_step = Decimal(str(low)), Decimal(str(step))
         span = Decimal(str(high)) - d_low
         n_steps = span // d_step
+        shown = f"high - low = {type(low)(span)!r}"
         if d_step > span:
-            add("step", f"{step!r} is larger than the range high - low = {type(low)(span)!r} "
-                "(use a smaller step or widen the range)")  # fmt: skip
+            add("step", f"{step!r} is larger than {shown} (use a smaller step or widen the range)")
         elif isinstance(low, float) and n_steps > _MAX_STEPS:
-            add("step", f"{step!r} makes {n_steps:.3g} values, more than floats can tell apart "
-                "(use a larger step, or omit step for a continuous range)")  # fmt: skip
+            fix = "use a larger step, or omit step for a continuous range"
+            add("step", f"{step!r} makes {n_steps:.3g} values, too many to tell apart ({fix})")
         elif span % d_step:
-            fixed = type(low)(n_steps * d_step + d_low)
-            add("high", f"high - low = {type(low)(span)!r} is not a multiple of step {step!r} "
-                f"(use high: {fixed!r}, or a step that divides the range)")  # fmt: skip
+            fix = f"use high: {type(low)(n_steps * d_step + d_low)!r}, or a step dividing the range"
+            add("high", f"{shown} is not a multiple of step {step!r} ({fix})")
 
 
 def _check_condition_object(condition: Any, add: _Add) -> None:
@@ -234,16 +233,16 @@ def _check_choices(values: Any, fld: str, add: _Add, *, what: str) -> tuple[Choi
     good: list[Choice] = []
     for i, v in enumerate(values):
         if v is not None and not isinstance(v, str | int | float | bool):
-            add(fld, f"item {i} is {_show(v)} ({type(v).__name__}); {what} must be str, int, "
-                "float, bool or null")  # fmt: skip
+            kinds = "str, int, float, bool or null"
+            add(fld, f"item {i} is {_show(v)} ({type(v).__name__}); {what} must be {kinds}")
         elif isinstance(v, float) and not math.isfinite(v):
             add(fld, f"item {i} is {v!r}; {what} must be finite numbers (remove it)")
         elif (same := next((g for g in good if g == v), _MISSING)) is not _MISSING:
             if type(same) is type(v):
                 add(fld, f"{_show(v)} is listed more than once (list each value once)")
             else:
-                add(fld, f"{_show(v)} equals {_show(same)}, which is already listed (Optuna "
-                    "cannot tell 1, 1.0 and True apart; keep one of them)")  # fmt: skip
+                why = "Optuna cannot tell 1, 1.0 and True apart; keep one of them"
+                add(fld, f"{_show(v)} equals {_show(same)}, which is already listed ({why})")
         else:
             good.append(v)
     return tuple(values)
@@ -287,13 +286,60 @@ def _check_condition_fields(parent: Any, values: Any, add: _Add) -> None:
     _check_choices(values, "condition", add, what="parent values")
 
 
+class _Range:
+    """What float and int ranges share: their checks and their dict form."""
+
+    TYPE: ClassVar[str]
+    DEFAULT_STEP: ClassVar[int | None]
+    name: str
+    low: Any
+    high: Any
+    log: bool
+    step: Any
+    condition: Condition | None
+
+    def __post_init__(self) -> None:
+        problems: list[Problem] = []
+        add = _reporter(_label(self.name), problems)
+        _check_name(self.name, add)
+        number = _int_value if self.TYPE == "int" else _float_value
+        low, high = number(self.low, "low", add), number(self.high, "high", add)
+        log = _check_bool(self.log, "log", add)
+        step = self.DEFAULT_STEP if self.step is None else number(self.step, "step", add)
+        if step is not None and step <= 0:
+            add("step", f"must be > 0, got {step!r} (use a positive step, or omit it)")
+        if log and step is not None and step != self.DEFAULT_STEP:
+            add("step", "cannot be combined with log=True (remove step or set log: false)")
+        _check_range(low, high, log, step, add)
+        _check_condition_object(self.condition, add)
+        if problems or self.low is _MISSING or self.high is _MISSING:
+            raise SearchSpaceError(problems)  # a missing field was reported by from_dict
+        object.__setattr__(self, "low", low)
+        object.__setattr__(self, "high", high)
+        object.__setattr__(self, "step", step)
+        _finish(self, add, problems)
+
+    def distribution(self) -> BaseDistribution:
+        cls = IntDistribution if self.TYPE == "int" else FloatDistribution
+        return cls(self.low, self.high, log=self.log, step=self.step)
+
+    def to_dict(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {"type": self.TYPE, "low": self.low, "high": self.high}
+        if self.log:
+            spec["log"] = True
+        if self.step != self.DEFAULT_STEP:
+            spec["step"] = self.step
+        return _with_condition(spec, self.condition)
+
+
 @dataclass(frozen=True)
-class FloatParam:
+class FloatParam(_Range):
     """A real-valued parameter in ``[low, high]``; ``log`` samples evenly in log space and
     ``step`` discretises the range (``low, low+step, ..., high``).  The two exclude each other,
-    as in Optuna."""
+    as in Optuna.  Bounds are stored as floats."""
 
     TYPE: ClassVar[str] = "float"
+    DEFAULT_STEP: ClassVar[None] = None
     name: str
     low: float
     high: float
@@ -301,47 +347,18 @@ class FloatParam:
     step: float | None = None
     condition: Condition | None = None
 
-    def __post_init__(self) -> None:
-        problems: list[Problem] = []
-        add = _reporter(_label(self.name), problems)
-        _check_name(self.name, add)
-        low, high = _float_value(self.low, "low", add), _float_value(self.high, "high", add)
-        log = _check_bool(self.log, "log", add)
-        step = None if self.step is None else _float_value(self.step, "step", add)
-        if step is not None and step <= 0:
-            add("step", f"must be > 0, got {step!r} (use a positive step, or omit it)")
-        if log and self.step is not None:
-            add("step", "cannot be combined with log=True (remove step or set log: false)")
-        _check_range(low, high, log, step, add)
-        _check_condition_object(self.condition, add)
-        if problems or self.low is _MISSING or self.high is _MISSING:
-            raise SearchSpaceError(problems)  # a missing field was reported by from_dict
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-        object.__setattr__(self, "step", step)
-        _finish(self, add, problems)
-
-    def distribution(self) -> FloatDistribution:
-        return FloatDistribution(self.low, self.high, log=self.log, step=self.step)
-
     def suggest(self, trial: BaseTrial) -> float:
         return trial.suggest_float(self.name, self.low, self.high, log=self.log, step=self.step)
 
-    def to_dict(self) -> dict[str, Any]:
-        spec: dict[str, Any] = {"type": "float", "low": self.low, "high": self.high}
-        if self.log:
-            spec["log"] = True
-        if self.step is not None:
-            spec["step"] = self.step
-        return _with_condition(spec, self.condition)
-
 
 @dataclass(frozen=True)
-class IntParam:
+class IntParam(_Range):
     """An integer parameter in ``[low, high]`` taking ``low, low+step, ...``; ``log`` samples
-    evenly in log space (then ``step`` must stay 1, as in Optuna).  ``step=None`` means 1."""
+    evenly in log space (then ``step`` must stay 1, as in Optuna).  ``step=None`` means 1, and
+    whole floats such as ``2.0`` (a YAML or form artefact) become ints."""
 
     TYPE: ClassVar[str] = "int"
+    DEFAULT_STEP: ClassVar[int] = 1
     name: str
     low: int
     high: int
@@ -349,39 +366,8 @@ class IntParam:
     step: int = 1
     condition: Condition | None = None
 
-    def __post_init__(self) -> None:
-        problems: list[Problem] = []
-        add = _reporter(_label(self.name), problems)
-        _check_name(self.name, add)
-        low, high = _int_value(self.low, "low", add), _int_value(self.high, "high", add)
-        log = _check_bool(self.log, "log", add)
-        step = 1 if self.step is None else _int_value(self.step, "step", add)
-        if step is not None and step <= 0:
-            add("step", f"must be > 0, got {step!r} (use a positive whole step, e.g. 1)")
-        if log and step is not None and step != 1:
-            add("step", "cannot be combined with log=True (remove step or set log: false)")
-        _check_range(low, high, log, step, add)
-        _check_condition_object(self.condition, add)
-        if problems or self.low is _MISSING or self.high is _MISSING:
-            raise SearchSpaceError(problems)  # a missing field was reported by from_dict
-        object.__setattr__(self, "low", low)
-        object.__setattr__(self, "high", high)
-        object.__setattr__(self, "step", step)
-        _finish(self, add, problems)
-
-    def distribution(self) -> IntDistribution:
-        return IntDistribution(self.low, self.high, log=self.log, step=self.step)
-
     def suggest(self, trial: BaseTrial) -> int:
         return trial.suggest_int(self.name, self.low, self.high, log=self.log, step=self.step)
-
-    def to_dict(self) -> dict[str, Any]:
-        spec: dict[str, Any] = {"type": "int", "low": self.low, "high": self.high}
-        if self.log:
-            spec["log"] = True
-        if self.step != 1:
-            spec["step"] = self.step
-        return _with_condition(spec, self.condition)
 
 
 @dataclass(frozen=True)
@@ -411,9 +397,8 @@ class CategoricalParam:
         return trial.suggest_categorical(self.name, self.choices)
 
     def to_dict(self) -> dict[str, Any]:
-        return _with_condition(
-            {"type": "categorical", "choices": list(self.choices)}, self.condition
-        )
+        spec = {"type": "categorical", "choices": list(self.choices)}
+        return _with_condition(spec, self.condition)
 
 
 #: Any parameter kind.
@@ -425,7 +410,7 @@ _KINDS: dict[str, type[Param]] = {
 }
 
 
-def _finish(param: Param, add: _Add, problems: list[Problem]) -> None:
+def _finish(param: _Range | CategoricalParam, add: _Add, problems: list[Problem]) -> None:
     """Let Optuna's own distribution checks have the last word, so no param Optuna rejects
     can exist (ours run first because they explain the fix)."""
     try:
@@ -534,17 +519,18 @@ def _space_problems(
             add("condition", "a parameter cannot depend on itself (name another parameter)")
         elif parent is None:
             if cond.parent not in broken:
-                hint = _did_you_mean(cond.parent, by_name)
-                add("condition", f"unknown parent {cond.parent!r} (known: "
-                    f"{', '.join(by_name) or 'none'}{hint})")  # fmt: skip
+                names = [*by_name, *broken]
+                hint = _did_you_mean(cond.parent, names)
+                known = ", ".join(names) or "none"
+                add("condition", f"unknown parent {cond.parent!r} (known: {known}{hint})")
         elif not isinstance(parent, CategoricalParam):
-            add("condition", f"parent {cond.parent!r} is a {parent.TYPE} parameter; only "
-                "categorical parameters can be parents (make it categorical or drop the condition)")  # fmt: skip
+            fix = "only categorical parameters can be parents; make it one or drop the condition"
+            add("condition", f"parent {cond.parent!r} is a {parent.TYPE} parameter ({fix})")
         else:
             for v in cond.values:
                 if not any(_same_choice(v, c) for c in parent.choices):
-                    add("condition", f"{_show(v)} is not a choice of {cond.parent!r} "
-                        f"(choices: {', '.join(map(_show, parent.choices))})")  # fmt: skip
+                    choices = ", ".join(map(_show, parent.choices))
+                    add("condition", f"{_show(v)} is not a choice of {cond.parent!r} ({choices})")
     seen: set[str] = set()
     for start in by_name:
         path: list[str] = []
@@ -555,8 +541,8 @@ def _space_problems(
             node = cond.parent if cond is not None and cond.parent != node else None
         if node is not None and node in path:
             cycle = [*path[path.index(node) :], node]
-            problems.append(Problem(node, "condition", f"conditions form a cycle "
-                f"{' -> '.join(cycle)} (remove one of these conditions)"))  # fmt: skip
+            msg = f"conditions form a cycle {' -> '.join(cycle)} (remove one of them)"
+            problems.append(Problem(node, "condition", msg))
         seen.update(path)
     return problems
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import optuna.storages.journal
 from optuna.storages import BaseStorage
 
 __all__ = [

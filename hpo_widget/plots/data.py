@@ -11,6 +11,7 @@ figures; a live UI can recompute a dataclass cheaply and patch an existing figur
 
 from __future__ import annotations
 
+import datetime
 import math
 import time
 import warnings
@@ -196,22 +197,37 @@ def history_data(
     best: list[float | None] = []
     cur: float | None = None
     state_name = _STATE_NAME
-    for t in _sorted_by_number(trials):
-        numbers.append(t.number)
+    prev = -1
+    for t in trials:
+        n = t.number
+        if n < prev:  # Not in number order (unusual): sort once and start over.
+            return history_data(
+                sorted(trials, key=_by_number),
+                direction,
+                target_index=target_index,
+                target_name=target_name,
+            )
+        prev = n
+        numbers.append(n)
         state = t.state
         states.append(state_name[state])
-        vals = t.values
-        if state == _COMPLETE and vals is not None and len(vals) > target_index:
-            v = float(vals[target_index])
-            sa = t.system_attrs
-            ok = _is_feasible(sa) if sa else True
-            values.append(v)
-            feasible.append(ok)
-            if ok and not math.isnan(v) and (cur is None or (v > cur if maximize else v < cur)):
-                cur = v
-        else:
-            values.append(None)
-            feasible.append(True)
+        if state == _COMPLETE:
+            vals = t.values
+            if vals is not None and len(vals) > target_index:
+                v = float(vals[target_index])
+                ok = True
+                for key in t.system_attrs:  # Constraints are rare: test keys before parsing.
+                    if key.startswith("constraints"):
+                        ok = _is_feasible(t.system_attrs)
+                        break
+                values.append(v)
+                feasible.append(ok)
+                if ok and v == v and (cur is None or (v > cur if maximize else v < cur)):
+                    cur = v
+                best.append(cur)
+                continue
+        values.append(None)
+        feasible.append(True)
         best.append(cur)
     return HistoryData(dname, target_name, numbers, states, values, feasible, best)
 
@@ -468,7 +484,7 @@ def parallel_coordinates_data(
 
     rows: list[FrozenTrial] = []
     objective: list[float] = []
-    for t in _sorted_by_number(trials):
+    for t in trials:  # Order does not matter for parallel coordinates.
         if t.state != _COMPLETE:
             continue
         vals = t.values
@@ -479,52 +495,61 @@ def parallel_coordinates_data(
             rows.append(t)
             objective.append(v)
 
-    dists: dict[str, BaseDistribution] = {}
+    # Optuna refuses a different distribution kind for an existing parameter name, so the
+    # first distribution seen decides an axis's kind; identical key sets are skipped.
+    param_dicts = [t.params for t in rows]
+    dist_dicts = [t.distributions for t in rows]
     kinds: dict[str, str] = {}
-    for t in rows:
-        for name, dist in t.distributions.items():
-            kind = _axis_kind(dist)
-            if name not in kinds or (kind == "categorical" and kinds[name] != "categorical"):
-                kinds[name] = kind
-                dists[name] = dist
+    seen_keys: set[tuple[str, ...]] = set()
+    for dd in dist_dicts:
+        keys = tuple(dd)
+        if keys in seen_keys:
+            continue
+        seen_keys.add(keys)
+        for name, dist in dd.items():
+            if name not in kinds:
+                kinds[name] = _axis_kind(dist)
     names = [p for p in params if p in kinds] if params is not None else sorted(kinds)
 
     axes: list[ParamAxis] = []
     for name in names:
         kind = kinds[name]
-        raw = [t.params.get(name, _MISSING) for t in rows]
+        raw = [pd.get(name, _MISSING) for pd in param_dicts]
         values: list[float | None]
         tickvals: list[float] = []
         ticktext: list[str] = []
         if kind == "categorical":
-            index: dict[Any, int] = {}
+            # Ticks: the union of the distributions' choices in their order, then any value
+            # outside them. Keys include the type so that True and 1 stay distinct.
+            index: dict[tuple[type, Any], int] = {}
             labels: list[str] = []
-            choices: list[Any] = []
-            for t in rows:  # Union of choices over (possibly different) distributions.
-                d = t.distributions.get(name)
-                if isinstance(d, CategoricalDistribution):
-                    choices.extend(d.choices)
-            choices.extend(v for v in raw if v is not _MISSING)
-            for c in choices:
-                key = (type(c), c)
-                if key not in index:
-                    index[key] = len(labels)
-                    labels.append(str(c))
-            values = [None if v is _MISSING else float(index[(type(v), v)]) for v in raw]
+            seen_choices: set[tuple[Any, ...]] = set()
+            for dd in dist_dicts:
+                d = dd.get(name)
+                if type(d) is CategoricalDistribution and d.choices not in seen_choices:
+                    seen_choices.add(d.choices)
+                    for c in d.choices:
+                        if (type(c), c) not in index:
+                            index[(type(c), c)] = len(labels)
+                            labels.append(str(c))
+            values = []
+            for v in raw:
+                if v is _MISSING:
+                    values.append(None)
+                    continue
+                i = index.get((type(v), v))
+                if i is None:
+                    i = index[(type(v), v)] = len(labels)
+                    labels.append(str(v))
+                values.append(float(i))
             tickvals = [float(i) for i in range(len(labels))]
             ticktext = labels
         elif kind == "log":
-            values = [
-                None
-                if v is _MISSING or not isinstance(v, (int, float)) or v <= 0
-                else math.log10(v)
-                for v in raw
-            ]
+            log10 = math.log10
+            values = [log10(v) if isinstance(v, (float, int)) and v > 0 else None for v in raw]
             tickvals, ticktext = _log_ticks(values)
         else:
-            values = [
-                None if v is _MISSING or not isinstance(v, (int, float)) else float(v) for v in raw
-            ]
+            values = [float(v) if isinstance(v, (float, int)) else None for v in raw]
         axes.append(ParamAxis(name, kind, values, tickvals, ticktext))
     return ParallelCoordinatesData(dname, target_name, [t.number for t in rows], objective, axes)
 
@@ -740,41 +765,63 @@ def timeline_data(
     ends: list[float] = []
     reasons: list[str | None] = []
     counts: dict[str, dict[str, int]] = {}
-    for t in _sorted_by_number(trials):
+    first: dict[str, float] = {}
+    # Offsets from the first start seen: naive datetime arithmetic is ~3x cheaper than
+    # ``datetime.timestamp()`` (which goes through the local-time zone rules every call).
+    ref: datetime.datetime | None = None
+    now_offset = 0.0
+    prev = -1
+    for t in trials:
+        n = t.number
+        if n < prev:  # Not in number order (unusual): sort once and start over.
+            return timeline_data(
+                sorted(trials, key=_by_number), default_worker=default_worker, now=now
+            )
+        prev = n
         ds = t.datetime_start
         if ds is None:
             continue
         state = t.state
         if state == _WAITING:
             continue
+        if ref is None:
+            ref = ds
+            now_offset = now - ref.timestamp()
         sa = t.system_attrs
         w = sa.get(worker_key)
-        w = default_worker if w is None else str(w)
-        name = "LOST" if state == _FAIL and sa.get(lost_key) else state_name[state]
-        start = ds.timestamp()
+        if type(w) is not str:
+            w = default_worker if w is None else str(w)
+        if state == _FAIL:
+            name = "LOST" if sa.get(lost_key) else "FAIL"
+            reason = sa.get(reason_key)
+            reasons.append(None if reason is None else str(reason))
+        else:
+            name = state_name[state]
+            reasons.append(None)
+        start = (ds - ref).total_seconds()
         dc = t.datetime_complete
-        end = now if dc is None else dc.timestamp()
-        numbers.append(t.number)
+        end = now_offset if dc is None else (dc - ref).total_seconds()
+        numbers.append(n)
         worker.append(w)
         states.append(name)
         starts.append(start)
         ends.append(end if end >= start else start)
-        reason = sa.get(reason_key) if state == _FAIL else None
-        reasons.append(None if reason is None else str(reason))
         c = counts.get(w)
         if c is None:
             c = counts[w] = {}
+            first[w] = start
+        elif start < first[w]:
+            first[w] = start
         c[name] = c.get(name, 0) + 1
 
-    origin = min(starts) if starts else None
-    if origin is not None:
-        starts = [s - origin for s in starts]
-        ends = [e - origin for e in ends]
+    origin: float | None = None
+    if ref is not None:
+        shift = min(starts)
+        origin = ref.timestamp() + shift
+        if shift:
+            starts = [s - shift for s in starts]
+            ends = [e - shift for e in ends]
     # Workers in order of their first trial's start.
-    first: dict[str, float] = {}
-    for w, s in zip(worker, starts, strict=True):
-        if w not in first or s < first[w]:
-            first[w] = s
     workers = sorted(first, key=first.__getitem__)
     return TimelineData(
         origin,

@@ -1,0 +1,107 @@
+"""A throw-away PostgreSQL server for integration tests: real server, 127.0.0.1, temp data dir.
+
+The server binary comes from Debian's ``postgresql`` package (installed by scripts/setup.sh).
+PostgreSQL refuses to run as root, so when tests run as root the server runs as the ``postgres``
+system user that the package creates.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_bindir() -> str | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return os.path.dirname(found[-1]) if found else None
+
+
+@dataclass
+class PostgresServer:
+    bindir: str
+    datadir: str
+    port: int
+    user: str = "postgres"
+
+    def url(self, database: str = "postgres", password: str | None = None) -> str:
+        auth = f"{self.user}:{password}" if password else self.user
+        return f"postgresql+psycopg2://{auth}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg2
+
+        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        conn.close()
+        return self.url(name)
+
+
+def _run_as(user: str | None, args: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
+    if user is not None:
+        args = ["runuser", "-u", user, "--", *args]
+    return subprocess.run(args, check=True, capture_output=True, text=True, timeout=120, **kw)  # type: ignore[call-overload]
+
+
+def start_server() -> PostgresServer:
+    bindir = find_bindir()
+    if bindir is None:
+        raise RuntimeError(
+            "PostgreSQL server not installed: run `bash scripts/setup.sh` (apt-get install postgresql)"
+        )
+    as_user = "postgres" if os.geteuid() == 0 else None
+    datadir = tempfile.mkdtemp(prefix="hpo-pg-")
+    if as_user:
+        pw = pwd.getpwnam(as_user)
+        os.chown(datadir, pw.pw_uid, pw.pw_gid)
+    user = as_user or pwd.getpwuid(os.geteuid()).pw_name
+    _run_as(as_user, [f"{bindir}/initdb", "-D", datadir, "-U", user, "--auth=trust", "-E", "UTF8"])
+    port = _free_port()
+    _run_as(
+        as_user,
+        [
+            f"{bindir}/pg_ctl",
+            "-D",
+            datadir,
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            f"{datadir}/server.log",
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {datadir} -c fsync=off",
+            "start",
+        ],
+    )
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    return PostgresServer(bindir, datadir, port, user)
+
+
+def stop_server(server: PostgresServer) -> None:
+    as_user = "postgres" if os.geteuid() == 0 else None
+    try:
+        _run_as(
+            as_user, [f"{server.bindir}/pg_ctl", "-D", server.datadir, "-m", "immediate", "stop"]
+        )
+    finally:
+        shutil.rmtree(server.datadir, ignore_errors=True)

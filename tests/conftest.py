@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import optuna
+import pytest
+
+from tests._postgres import PostgresServer, start_server, stop_server
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+# Executors and loky workers must use this interpreter (the one with the packages).
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server on 127.0.0.1 for the whole session (stopped at the end)."""
+    server = start_server()
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """A fresh database per test, so studies never leak between tests."""
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
+    return postgres_server.create_database(f"{name}_{os.getpid()}")
+
+
+@pytest.fixture(params=["memory", "journal", "sqlite", "postgres"])
+def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Contract fixture: every storage kind the runner supports (Optuna's pytest_storages idea)."""
+    kind = request.param
+    if kind == "memory":
+        return "memory"
+    if kind == "journal":
+        return str(tmp_path / "studies.journal")
+    if kind == "sqlite":
+        return f"sqlite:///{tmp_path / 'studies.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture(autouse=True)
+def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The embedded default storage lands in the working directory: keep it per test."""
+    monkeypatch.chdir(tmp_path)
