@@ -178,7 +178,7 @@ def _int_value(x: Any, fld: str, add: _Add) -> int | None:
         add(fld, f"must be an integer, got {_show(x)} (use a whole number, or type: float)")
         return None
     if abs(value) > _MAX_INT:
-        add(fld, f"must be between -2**53 and 2**53 (Optuna stores ints as floats), got {_show(x)}")
+        add(fld, f"must be within ±2**53 (Optuna stores ints as floats), got {_show(x)}")
         return None
     return value
 
@@ -221,8 +221,17 @@ def _check_condition_object(condition: Any, add: _Add) -> None:
         add("condition", f"must be a Condition or None, got {_show(condition)}")
 
 
+def _plain(value: Any) -> Any:
+    """Builtin type of a str/int/float subclass (numpy scalars...): what JSON/YAML can write."""
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value
+
+
 def _check_choices(values: Any, fld: str, add: _Add, *, what: str) -> tuple[Choice, ...]:
-    """Validate a list of category values (choices, or a condition's parent values)."""
+    """Validate category values (choices, or a condition's parent values); returns them with
+    builtin types, so that they compare safely and serialise."""
     if not isinstance(values, list | tuple):
         scalar = values is None or isinstance(values, str | int | float)
         example = f" (write [{_show(values)}])" if scalar else ""
@@ -230,13 +239,15 @@ def _check_choices(values: Any, fld: str, add: _Add, *, what: str) -> tuple[Choi
         return ()
     if not values:
         add(fld, f"must not be empty (list at least one of the {what})")
-    good: list[Choice] = []
-    for i, v in enumerate(values):
-        if v is not None and not isinstance(v, str | int | float | bool):
+    plain, good = [_plain(v) for v in values], []
+    for i, v in enumerate(plain):
+        if v is not None and not isinstance(v, str | int | float):
             kinds = "str, int, float, bool or null"
             add(fld, f"item {i} is {_show(v)} ({type(v).__name__}); {what} must be {kinds}")
         elif isinstance(v, float) and not math.isfinite(v):
             add(fld, f"item {i} is {v!r}; {what} must be finite numbers (remove it)")
+        elif isinstance(v, int) and abs(v) > _MAX_INT:
+            add(fld, f"item {i} is beyond ±2**53, which JSON readers round (use a string)")
         elif (same := next((g for g in good if g == v), _MISSING)) is not _MISSING:
             if type(same) is type(v):
                 add(fld, f"{_show(v)} is listed more than once (list each value once)")
@@ -245,7 +256,7 @@ def _check_choices(values: Any, fld: str, add: _Add, *, what: str) -> tuple[Choi
                 add(fld, f"{_show(v)} equals {_show(same)}, which is already listed ({why})")
         else:
             good.append(v)
-    return tuple(values)
+    return tuple(plain)
 
 
 def _same_choice(a: Any, b: Any) -> bool:
@@ -268,9 +279,10 @@ class Condition:
     def __post_init__(self) -> None:
         problems: list[Problem] = []
         add = _reporter(None, problems)
-        _check_condition_fields(self.parent, self.values, add)
+        values = _check_condition_fields(self.parent, self.values, add)
         _raise_if(problems)
-        object.__setattr__(self, "values", tuple(self.values))
+        object.__setattr__(self, "parent", str(self.parent))
+        object.__setattr__(self, "values", values)
 
     def matches(self, value: Any) -> bool:
         """Whether the parent having ``value`` makes the child active."""
@@ -280,10 +292,10 @@ class Condition:
         return {self.parent: list(self.values)}
 
 
-def _check_condition_fields(parent: Any, values: Any, add: _Add) -> None:
+def _check_condition_fields(parent: Any, values: Any, add: _Add) -> tuple[Choice, ...]:
     if not isinstance(parent, str) or not parent.strip():
         add("condition", f"parent must be a parameter name, got {_show(parent)}")
-    _check_choices(values, "condition", add, what="parent values")
+    return _check_choices(values, "condition", add, what="parent values")
 
 
 class _Range:
@@ -314,6 +326,7 @@ class _Range:
         _check_condition_object(self.condition, add)
         if problems or self.low is _MISSING or self.high is _MISSING:
             raise SearchSpaceError(problems)  # a missing field was reported by from_dict
+        object.__setattr__(self, "name", str(self.name))
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
         object.__setattr__(self, "step", step)
@@ -387,6 +400,7 @@ class CategoricalParam:
         choices = _check_choices(self.choices, "choices", add, what="choices")
         _check_condition_object(self.condition, add)
         _raise_if(problems)
+        object.__setattr__(self, "name", str(self.name))
         object.__setattr__(self, "choices", choices)
         _finish(self, add, problems)
 
