@@ -7,13 +7,19 @@ import math
 import random
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
 import plotly
 import plotly.graph_objects as go
 import pytest
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import FrozenTrial, TrialState, create_trial
 
 from hpo_widget import _attrs
@@ -45,7 +51,7 @@ N_TRIALS = 40
 WORKERS = ("hostA:101:0", "hostA:101:1", "hostB:202:0")
 
 
-def _set_system_attr(trial: optuna.Trial, key: str, value: object) -> None:
+def _set_system_attr(trial: optuna.Trial, key: str, value: str) -> None:
     # Optuna 5 has no public Trial.set_system_attr; the runner writes through the storage too.
     trial.study._storage.set_trial_system_attr(trial._trial_id, key, value)
 
@@ -136,13 +142,13 @@ def test_history_accepts_unsorted_trials_and_maximize(study: optuna.Study) -> No
     assert data.numbers == sorted(data.numbers)
     best = [b for b in data.best if b is not None]
     assert best == sorted(best)
-    completes = [t.value for t in trials if t.state == TrialState.COMPLETE]
+    completes = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
     assert data.best_value == max(completes)
 
 
 def test_history_ignores_infeasible_for_best() -> None:
     s = optuna.create_study()
-    dists = {"x": FloatDistribution(0, 1)}
+    dists: dict[str, BaseDistribution] = {"x": FloatDistribution(0, 1)}
     s.add_trial(create_trial(value=5.0, params={"x": 0.5}, distributions=dists))
     s.add_trial(
         create_trial(value=1.0, params={"x": 0.1}, distributions=dists, constraints={"c": 1.0})
@@ -171,7 +177,7 @@ def test_history_figure_traces(study: optuna.Study) -> None:
     fig = history_figure(data)
     assert isinstance(fig, go.Figure)
     assert fig.layout.title.text == TITLES["history"]
-    assert [t.uid for t in fig.data] == ["history:values", "history:infeasible", "history:best"]
+    assert [t.uid for t in fig.data] == ["history-values", "history-infeasible", "history-best"]
     assert fig.layout.xaxis.title.text == "Trial"
     assert fig.layout.yaxis.title.text == "Objective value"
     assert len(fig.data[0].x) == data.n_complete
@@ -252,7 +258,7 @@ def test_importance_figure(study: optuna.Study) -> None:
     fig = importance_figure(data)
     assert fig.layout.title.text == TITLES["importance"]
     (bars,) = fig.data
-    assert bars.uid == "importance:bars"
+    assert bars.uid == "importance-bars"
     assert list(bars.y) == list(reversed(data.params))  # most important on top
     assert "PED-ANOVA" in fig.layout.xaxis.title.text
 
@@ -273,6 +279,7 @@ def test_parallel_coordinates_categorical_log_conditional(study: optuna.Study) -
     assert axes["optimizer"].ticktext == ["adam", "sgd", "rmsprop"]
     assert axes["optimizer"].tickvals == [0.0, 1.0, 2.0]
     for t, v in zip(complete, axes["optimizer"].values, strict=True):
+        assert v is not None
         assert axes["optimizer"].ticktext[int(v)] == t.params["optimizer"]
     assert axes["lr"].kind == "log"
     for t, v in zip(complete, axes["lr"].values, strict=True):
@@ -287,7 +294,7 @@ def test_parallel_coordinates_categorical_log_conditional(study: optuna.Study) -
 
     fig = parallel_coordinates_figure(data)
     (trace,) = fig.data
-    assert trace.uid == "parallel_coordinates:lines"
+    assert trace.uid == "parallel_coordinates-lines"
     labels = [a.name + (" (log)" if a.kind == "log" else "") for a in data.axes]
     assert [d.label for d in trace.dimensions] == ["Objective value", *labels]
     mom_dim = next(d for d in trace.dimensions if d.label == "momentum")
@@ -319,8 +326,8 @@ def test_intermediate_curves_match_reports(study: optuna.Study) -> None:
     assert all(len(s) < 5 for s in pruned)
 
     fig = intermediate_figure(data)
-    assert [t.uid for t in fig.data] == [f"intermediate:{s}" for s in DISPLAY_STATES[:-1]]
-    complete = next(t for t in fig.data if t.uid == "intermediate:COMPLETE")
+    assert [t.uid for t in fig.data] == [f"intermediate-{s}" for s in DISPLAY_STATES[:-1]]
+    complete = next(t for t in fig.data if t.uid == "intermediate-COMPLETE")
     n_complete_points = sum(
         len(s) for s, st in zip(data.steps, data.states, strict=True) if st == "COMPLETE"
     )
@@ -345,14 +352,25 @@ def test_pareto_front_equals_best_trials(mo_study: optuna.Study) -> None:
 
     fig = pareto_figure(data)
     assert fig.layout.title.text == TITLES["pareto"]
-    assert [t.uid for t in fig.data] == ["pareto:front", "pareto:dominated", "pareto:infeasible"]
+    assert [t.uid for t in fig.data] == ["pareto-front", "pareto-dominated", "pareto-infeasible"]
     assert len(fig.data[0].x) == len(data.front_numbers)
     assert fig.layout.xaxis.title.text == "Objective 0 (min)"
 
 
+def test_pareto_fallback_matches_optuna(mo_study: optuna.Study) -> None:
+    from hpo_widget.plots.data import _pareto_front_mask
+
+    trials = _trials(mo_study)
+    mask = _pareto_front_mask([list(t.values) for t in trials], ["minimize", "minimize"])
+    front = {t.number for t, m in zip(trials, mask, strict=True) if m}
+    assert front == {t.number for t in mo_study.best_trials}
+    mixed = _pareto_front_mask([[1.0, 1.0], [2.0, 0.5], [0.0, 2.0]], ["minimize", "maximize"])
+    assert mixed == [False, False, True]
+
+
 def test_pareto_constraints_and_three_objectives() -> None:
     s = optuna.create_study(directions=["minimize", "maximize", "minimize"])
-    dists = {"x": FloatDistribution(0, 1)}
+    dists: dict[str, BaseDistribution] = {"x": FloatDistribution(0, 1)}
     rows = [((1.0, 1.0, 1.0), -1.0), ((0.5, 2.0, 0.5), 1.0), ((2.0, 0.5, 2.0), -1.0)]
     for values, c in rows:
         s.add_trial(
@@ -391,28 +409,39 @@ def test_timeline_per_worker(study: optuna.Study) -> None:
                 expected[t.state.name] = expected.get(t.state.name, 0) + 1
         assert data.counts[w] == expected
     assert min(data.starts) == 0.0
-    assert data.origin == pytest.approx(min(t.datetime_start.timestamp() for t in trials))
+    assert data.origin == pytest.approx(
+        min(t.datetime_start.timestamp() for t in trials if t.datetime_start)
+    )
     assert all(e >= s for s, e in zip(data.starts, data.ends, strict=True))
     fails = [r for r, st in zip(data.fail_reasons, data.states, strict=True) if st == "FAIL"]
     assert fails and all(r == "ValueError('boom')" for r in fails)
 
     fig = timeline_figure(data)
     assert fig.layout.title.text == TITLES["timeline"]
-    assert [t.uid for t in fig.data] == [f"timeline:{s}" for s in DISPLAY_STATES]
+    assert [t.uid for t in fig.data] == [f"timeline-{s}" for s in DISPLAY_STATES]
     assert sum(len(t.y) for t in fig.data) == len(trials)
     assert fig.layout.barmode == "overlay"
-    assert list(fig.layout.yaxis.categoryarray) == list(WORKERS)
+    assert list(fig.layout.yaxis.ticktext) == list(WORKERS)
+    complete_bars = next(t for t in fig.data if t.uid == "timeline-COMPLETE")
+    rows = [
+        data.workers.index(w)
+        for w, s in zip(data.worker, data.states, strict=True)
+        if s == "COMPLETE"
+    ]
+    assert list(complete_bars.y) == rows
+    fail_bars = next(t for t in fig.data if t.uid == "timeline-FAIL")
+    assert set(fail_bars.hovertext) == {"ValueError('boom')"}
 
     counts = worker_counts_figure(data)
     assert counts.layout.title.text == TITLES["worker_counts"]
     assert sum(sum(t.x) for t in counts.data) == len(trials)
-    complete = next(t for t in counts.data if t.uid == "worker_counts:COMPLETE")
+    complete = next(t for t in counts.data if t.uid == "worker_counts-COMPLETE")
     assert list(complete.x) == [data.counts[w].get("COMPLETE", 0) for w in WORKERS]
 
 
 def test_timeline_default_worker_running_waiting_and_lost() -> None:
     s = optuna.create_study()
-    dists = {"x": FloatDistribution(0, 1)}
+    dists: dict[str, BaseDistribution] = {"x": FloatDistribution(0, 1)}
     s.add_trial(create_trial(value=1.0, params={"x": 0.1}, distributions=dists))
     s.add_trial(
         create_trial(
@@ -487,6 +516,8 @@ def test_figures_for_study(study: optuna.Study, mo_study: optuna.Study) -> None:
     assert _empty_text(multi["intermediate"]) == "No intermediate values reported yet"
     uids = [t.uid for f in single.values() for t in f.data]
     assert len(uids) == len(set(uids))  # stable, unique trace ids across the figure set
+    # plotly.js puts uids into CSS selectors (a ':' broke the parcoords colorbar).
+    assert all(re.fullmatch(r"[A-Za-z0-9_-]+", u) for u in uids)
 
 
 # ------------------------------------------------------------------------------------------
@@ -550,7 +581,7 @@ def test_report_empty_study(tmp_path: Path) -> None:
 
 def _synthetic_trials(n: int) -> list[FrozenTrial]:
     rng = random.Random(0)
-    dists = {
+    dists: dict[str, BaseDistribution] = {
         "x": FloatDistribution(-5, 5),
         "lr": FloatDistribution(1e-5, 1e-1, log=True),
         "n": IntDistribution(1, 8),
@@ -560,13 +591,18 @@ def _synthetic_trials(n: int) -> list[FrozenTrial]:
     out = []
     for i in range(n):
         complete = i % 10 != 0
-        params = {"x": rng.uniform(-5, 5), "lr": 10 ** rng.uniform(-5, -1), "n": rng.randint(1, 8)}
+        x = rng.uniform(-5, 5)
+        params: dict[str, object] = {
+            "x": x,
+            "lr": 10 ** rng.uniform(-5, -1),
+            "n": rng.randint(1, 8),
+        }
         params["opt"] = rng.choice(["adam", "sgd"])
         out.append(
             FrozenTrial(
                 number=i,
                 state=TrialState.COMPLETE if complete else TrialState.PRUNED,
-                value=params["x"] ** 2 if complete else None,
+                value=x**2 if complete else None,
                 datetime_start=t0 + datetime.timedelta(seconds=i),
                 datetime_complete=t0 + datetime.timedelta(seconds=i + 0.5),
                 params=params,
@@ -583,7 +619,7 @@ def _synthetic_trials(n: int) -> list[FrozenTrial]:
 def test_extraction_is_fast_at_10k_trials() -> None:
     trials = _synthetic_trials(10_000)
 
-    def best_of(fn, repeat: int = 3) -> float:  # type: ignore[no-untyped-def]
+    def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
         times = []
         for _ in range(repeat):
             start = time.perf_counter()

@@ -3,9 +3,11 @@
 Each builder returns a fresh :class:`plotly.graph_objects.Figure` with:
 
 * the package template (:func:`template`), a title from :data:`TITLES` and axis labels;
-* a fixed set of traces whose ``uid`` is ``"<kind>:<part>"`` (for example ``"history:best"``
-  or ``"timeline:COMPLETE"``), present even when empty, so an incremental updater can find a
-  trace by ``uid`` and replace or extend its arrays without rebuilding the figure;
+* a fixed set of traces whose ``uid`` is ``"<kind>-<part>"`` (for example ``"history-best"``
+  or ``"timeline-COMPLETE"``), present even when empty, so an incremental updater can find a
+  trace by ``uid`` and replace or extend its arrays without rebuilding the figure (uids use
+  only ``[A-Za-z0-9_-]``: plotly.js builds CSS selectors from them, and a ``:`` broke the
+  parallel-coordinates colorbar in Chromium);
 * ``layout.meta == {"kind": <kind>, "empty": <bool>}``;
 * when there is nothing to draw, an annotation named :data:`EMPTY_ANNOTATION` carrying a
   message such as :data:`EMPTY_MESSAGE` instead of an error.
@@ -16,7 +18,6 @@ No widgets are created here; a UI may wrap these figures in a ``FigureWidget``.
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -172,10 +173,6 @@ def _mark_empty(fig: go.Figure, message: str) -> go.Figure:
     return fig
 
 
-def _finite(v: float | None) -> float | None:
-    return v if v is not None and math.isfinite(v) else None
-
-
 # Plotly validates Python lists element by element (~10 ms per 10k values) but copies numpy
 # arrays in one go, and serializes them as compact typed arrays; builders hand it numpy.
 def _floats(values: Sequence[float | None]) -> np.ndarray:
@@ -210,7 +207,7 @@ def _truncate(label: str, n: int = 24) -> str:
 def history_figure(data: HistoryData) -> go.Figure:
     """Objective value per COMPLETE trial plus the best-so-far step line.
 
-    Traces: ``history:values`` (feasible), ``history:infeasible``, ``history:best``.
+    Traces: ``history-values`` (feasible), ``history-infeasible``, ``history-best``.
     """
     x_ok: list[int] = []
     y_ok: list[float | None] = []
@@ -231,7 +228,7 @@ def history_figure(data: HistoryData) -> go.Figure:
     x_ok_arr = _ints(x_ok)
     traces = [
         go.Scatter(
-            uid="history:values",
+            uid="history-values",
             name=data.target_name,
             x=x_ok_arr,
             y=_floats(y_ok),
@@ -240,7 +237,7 @@ def history_figure(data: HistoryData) -> go.Figure:
             hovertemplate=hover,
         ),
         go.Scatter(
-            uid="history:infeasible",
+            uid="history-infeasible",
             name="Infeasible",
             x=_ints(x_bad),
             y=_floats(y_bad),
@@ -250,7 +247,7 @@ def history_figure(data: HistoryData) -> go.Figure:
             showlegend=bool(x_bad),
         ),
         go.Scatter(
-            uid="history:best",
+            uid="history-best",
             name="Best value" + _dir_suffix(data.direction),
             x=x_ok_arr,
             y=_floats(y_best),
@@ -266,14 +263,14 @@ def history_figure(data: HistoryData) -> go.Figure:
 
 
 def importance_figure(data: ImportanceData) -> go.Figure:
-    """Horizontal bars, most important parameter on top. Trace: ``importance:bars``."""
+    """Horizontal bars, most important parameter on top. Trace: ``importance-bars``."""
     params = list(reversed(data.params))
     values = list(reversed(data.importances))
     evaluator = _EVALUATOR_LABELS.get(data.evaluator, data.evaluator)
     xtitle = f"Importance for {data.target_name}" + (f" ({evaluator})" if evaluator else "")
     traces = [
         go.Bar(
-            uid="importance:bars",
+            uid="importance-bars",
             name="Importance",
             x=values,
             y=params,
@@ -346,7 +343,7 @@ def _parcoords_dimension(
 def parallel_coordinates_figure(data: ParallelCoordinatesData) -> go.Figure:
     """Objective plus one axis per parameter, lines coloured by the objective.
 
-    Trace: ``parallel_coordinates:lines``. Log parameters show decade ticks, categorical ones
+    Trace: ``parallel_coordinates-lines``. Log parameters show decade ticks, categorical ones
     their choices, inactive conditional parameters a ``(inactive)`` tick below the range.
     """
     dims = [_parcoords_dimension(data.target_name, data.objective)]
@@ -356,7 +353,7 @@ def parallel_coordinates_figure(data: ParallelCoordinatesData) -> go.Figure:
             _parcoords_dimension(label, axis.values, tickvals=axis.tickvals, ticktext=axis.ticktext)
         )
     trace = go.Parcoords(
-        uid="parallel_coordinates:lines",
+        uid="parallel_coordinates-lines",
         name="Trials",
         dimensions=dims if not data.is_empty else [],
         line={
@@ -368,14 +365,15 @@ def parallel_coordinates_figure(data: ParallelCoordinatesData) -> go.Figure:
         },
         labelangle=-20,
     )
-    fig = _figure("parallel_coordinates", [trace], margin={"l": 70, "r": 40, "t": 96, "b": 40})
+    # The colorbar lives in the right margin; leave it room so it does not cover the last axis.
+    fig = _figure("parallel_coordinates", [trace], margin={"l": 70, "r": 130, "t": 96, "b": 40})
     if data.is_empty:
         _mark_empty(fig, EMPTY_MESSAGE)
     return fig
 
 
 def intermediate_figure(data: IntermediateData, *, target_name: str = "Value") -> go.Figure:
-    """Learning curves, one trace per state (``intermediate:<STATE>``), trials split by gaps.
+    """Learning curves, one trace per state (``intermediate-<STATE>``), trials split by gaps.
 
     Each trace's ``customdata`` holds the trial number of every point (NaN at the gaps).
     """
@@ -397,7 +395,7 @@ def intermediate_figure(data: IntermediateData, *, target_name: str = "Value") -
     mode = "lines+markers" if n_points <= 2000 else "lines"
     traces = [
         go.Scatter(
-            uid=f"intermediate:{state}",
+            uid=f"intermediate-{state}",
             name=state.capitalize(),
             x=_floats(xs),
             y=_floats(ys),
@@ -421,8 +419,8 @@ def intermediate_figure(data: IntermediateData, *, target_name: str = "Value") -
 
 
 def pareto_figure(data: ParetoData, *, axes: Sequence[int] | None = None) -> go.Figure:
-    """Pareto front (``pareto:front``), dominated (``pareto:dominated``) and infeasible
-    (``pareto:infeasible``) trials; 3-D for three objectives, else 2-D over ``axes``
+    """Pareto front (``pareto-front``), dominated (``pareto-dominated``) and infeasible
+    (``pareto-infeasible``) trials; 3-D for three objectives, else 2-D over ``axes``
     (default the first two objectives).
     """
     n_obj = data.n_objectives
@@ -451,7 +449,7 @@ def pareto_figure(data: ParetoData, *, axes: Sequence[int] | None = None) -> go.
     traces: list[Any] = []
     for part, name, numbers, cols, color in parts:
         common: dict[str, Any] = {
-            "uid": f"pareto:{part}",
+            "uid": f"pareto-{part}",
             "name": name,
             "customdata": _ints(numbers),
             "hovertemplate": hover + "<extra>" + name + "</extra>",
@@ -492,42 +490,49 @@ def pareto_figure(data: ParetoData, *, axes: Sequence[int] | None = None) -> go.
 
 
 def timeline_figure(data: TimelineData, *, min_bar: float | None = None) -> go.Figure:
-    """Gantt-like bars per worker coloured by state, one trace per state (``timeline:<STATE>``).
+    """Gantt-like bars per worker coloured by state, one trace per state (``timeline-<STATE>``).
 
-    x is seconds since the first trial started; ``customdata`` rows are
-    ``[number, start, duration]`` and ``hovertext`` holds the fail reason. Bars shorter than
-    ``min_bar`` seconds (default 0.2% of the time span) are widened to stay visible.
+    x is seconds since the first trial started. y is the worker's row, the index into
+    ``data.workers`` (the y axis labels rows with the worker ids; numbers instead of category
+    strings keep 10k bars cheap for plotly). ``customdata`` rows are ``[number, start,
+    duration]``; the FAIL and LOST traces carry the fail reason as ``hovertext``. Bars shorter
+    than ``min_bar`` seconds (default 0.2% of the time span) are widened to stay visible.
     """
     span = max(data.ends, default=0.0)
     if min_bar is None:
         min_bar = span * 0.002
+    row = {w: i for i, w in enumerate(data.workers)}
     groups: dict[str, list[int]] = {s: [] for s in DISPLAY_STATES}
     for i, state in enumerate(data.states):
         groups[state].append(i)
     numbers = _ints(data.numbers)
+    rows = _ints([row[w] for w in data.worker])
     starts = _floats(data.starts)
     durations = _floats(data.ends) - starts
-    workers = _objects(data.worker)
-    reasons = _objects([r or "" for r in data.fail_reasons])
     traces = []
     for state, idx in groups.items():
         sel = _ints(idx)
-        custom = np.column_stack([numbers[sel], starts[sel], durations[sel]])
+        extra: dict[str, Any] = {}
+        hover = (
+            "Trial %{customdata[0]}<br>Start %{customdata[1]:.2f} s, took %{customdata[2]:.2f} s"
+        )
+        if state in ("FAIL", "LOST"):
+            extra["hovertext"] = _objects([data.fail_reasons[i] or "" for i in idx])
+            hover += "<br>%{hovertext}"
         traces.append(
             go.Bar(
-                uid=f"timeline:{state}",
+                uid=f"timeline-{state}",
                 name=state.capitalize(),
                 orientation="h",
-                y=workers[sel],
+                y=rows[sel],
                 base=starts[sel],
                 x=np.maximum(durations[sel], min_bar),
-                customdata=custom,
-                hovertext=reasons[sel],
+                width=0.7,
+                customdata=np.column_stack([numbers[sel], starts[sel], durations[sel]]),
                 marker={"color": STATE_COLORS[state], "line": {"width": 0}},
-                hovertemplate="Trial %{customdata[0]}<br>Worker %{y}<br>"
-                "Start %{customdata[1]:.2f} s, took %{customdata[2]:.2f} s"
-                "<br>%{hovertext}<extra>" + state.capitalize() + "</extra>",
+                hovertemplate=hover + "<extra>" + state.capitalize() + "</extra>",
                 showlegend=bool(idx),
+                **extra,
             )
         )
     height = max(320, min(900, 140 + 26 * len(data.workers)))
@@ -537,14 +542,15 @@ def timeline_figure(data: TimelineData, *, min_bar: float | None = None) -> go.F
         xtitle="Seconds since the first trial started",
         ytitle="Worker",
         barmode="overlay",
-        bargap=0.3,
         height=height,
     )
     fig.update_yaxes(
-        type="category",
-        categoryorder="array",
-        categoryarray=list(data.workers),
+        tickmode="array",
+        tickvals=list(range(len(data.workers))),
+        ticktext=list(data.workers),
         autorange="reversed",
+        zeroline=False,
+        showgrid=False,
     )
     if data.is_empty:
         _mark_empty(fig, "No trials yet")
@@ -552,14 +558,14 @@ def timeline_figure(data: TimelineData, *, min_bar: float | None = None) -> go.F
 
 
 def worker_counts_figure(data: TimelineData) -> go.Figure:
-    """Stacked horizontal bars: trials per worker and state (``worker_counts:<STATE>``)."""
+    """Stacked horizontal bars: trials per worker and state (``worker_counts-<STATE>``)."""
     workers = list(data.workers)
     traces = []
     for state in DISPLAY_STATES:
         counts = [data.counts.get(w, {}).get(state, 0) for w in workers]
         traces.append(
             go.Bar(
-                uid=f"worker_counts:{state}",
+                uid=f"worker_counts-{state}",
                 name=state.capitalize(),
                 orientation="h",
                 y=workers,
@@ -576,6 +582,7 @@ def worker_counts_figure(data: TimelineData) -> go.Figure:
         xtitle="Trials",
         ytitle="Worker",
         barmode="stack",
+        legend={"traceorder": "normal"},  # plotly reverses stacked bars' legend by default
         height=height,
     )
     fig.update_yaxes(

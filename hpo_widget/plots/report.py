@@ -130,7 +130,9 @@ def report_html(study: Study, *, title: str | None = None, default_worker: str =
     config = {"displaylogo": False, "responsive": True}
     for kind, fig in figs.items():
         # The section heading carries the title; drop the duplicate inside the plot.
-        fig.update_layout(title_text="", margin_t=40)
+        fig.update_layout(title_text="")
+        if kind != "parallel_coordinates":  # its tilted axis labels need the top margin
+            fig.update_layout(margin_t=40)
         div = fig.to_html(
             full_html=False,
             include_plotlyjs=False,
