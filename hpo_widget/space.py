@@ -222,10 +222,16 @@ def _check_condition_object(condition: Any, add: _Add) -> None:
 
 
 def _plain(value: Any) -> Any:
-    """Builtin type of a str/int/float subclass (numpy scalars...): what JSON/YAML can write."""
-    for kind in (bool, int, float, str):
-        if isinstance(value, kind):
-            return kind(value)
+    """The builtin str/int/float for numpy scalars and the like: what JSON/YAML can write."""
+    if isinstance(value, bool | str):
+        return str(value) if isinstance(value, str) else value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        try:
+            return float(value)
+        except (OverflowError, ValueError, TypeError):
+            return value
     return value
 
 
@@ -239,7 +245,7 @@ def _check_choices(values: Any, fld: str, add: _Add, *, what: str) -> tuple[Choi
         return ()
     if not values:
         add(fld, f"must not be empty (list at least one of the {what})")
-    plain, good = [_plain(v) for v in values], []
+    plain, good = [_plain(v) for v in values], list[Choice]()
     for i, v in enumerate(plain):
         if v is not None and not isinstance(v, str | int | float):
             kinds = "str, int, float, bool or null"
@@ -651,7 +657,11 @@ class SearchSpace:
         return cls.from_dict(data)
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
+        """Readable UTF-8 YAML; escaped ASCII instead when PyYAML would write a character it
+        reads back differently (it mangles e.g. U+0085 in unicode mode)."""
+        data = self.to_dict()
+        text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        return text if yaml.safe_load(text) == data else yaml.safe_dump(data, sort_keys=False)
 
     @classmethod
     def from_distributions(cls, distributions: Mapping[str, BaseDistribution]) -> SearchSpace:

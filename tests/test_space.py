@@ -832,3 +832,32 @@ def test_with_param_and_without() -> None:
         space.without("nope")
     with pytest.raises(SearchSpaceError, match=r"svc_c\.condition: 'SVM' is not a choice"):
         space.with_param(FloatParam("svc_c", 0.1, 10, condition=Condition("classifier", ("SVM",))))
+
+
+def test_numpy_scalars_become_builtin_types_so_specs_serialise() -> None:
+    np = pytest.importorskip("numpy")
+    space = SearchSpace(
+        [
+            CategoricalParam("c", (np.str_("a"), np.float64(0.5), np.int64(3))),
+            IntParam("n", np.int64(1), np.int64(5)),
+            FloatParam("x", np.float32(0.5), np.float64(2.0), condition=Condition("c", ("a",))),
+        ]
+    )
+    assert [type(c) for c in space["c"].choices] == [str, float, int]  # type: ignore[union-attr]
+    assert type(space["n"].low) is int  # type: ignore[union-attr]
+    assert SearchSpace.from_yaml(space.to_yaml()) == space
+    assert SearchSpace.from_json(space.to_json()) == space
+
+
+def test_int_choices_beyond_2_53_are_rejected() -> None:
+    err = errors({"c": {"type": "categorical", "choices": [2**60, 10**5000]}})
+    assert [str(p) for p in err.problems] == [
+        f"c.choices: item {i} is beyond ±2**53, which JSON readers round (use a string)"
+        for i in (0, 1)
+    ]
+
+
+def test_yaml_round_trips_characters_pyyaml_mangles_in_unicode_mode() -> None:
+    space = SearchSpace([CategoricalParam("0\x85", ("x\x85", "é"))])
+    assert SearchSpace.from_yaml(space.to_yaml()) == space
+    assert "é" in SearchSpace([CategoricalParam("c", ("é",))]).to_yaml()  # readable otherwise
