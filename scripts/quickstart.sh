@@ -11,7 +11,7 @@ mkdir -p .hpo-run
   cd .hpo-run
   hpo-widget run ../example_notebooks/specs/iris_random_forest.yaml
   hpo-widget studies
-  hpo-widget report iris-random-forest -o report.html
+  hpo-widget report iris_random_forest -o report.html
   echo "report: $(pwd)/report.html"
 )
 if [[ "${1:-}" != "--no-lab" && -f example_notebooks/01_quickstart.ipynb ]]; then
