@@ -36,7 +36,9 @@ def test_shapes_are_recognised() -> None:
 
 def test_load_callable_messages() -> None:
     assert load_callable("math:sqrt")(4) == 2
-    with pytest.raises(ValueError, match="objective: 'nocolon' must look like 'package.module:function'"):
+    with pytest.raises(
+        ValueError, match=r"objective: 'nocolon' must look like 'package\.module:function'"
+    ):
         load_callable("nocolon")
     with pytest.raises(ValueError, match="cannot import module 'no_such_mod'"):
         load_callable("no_such_mod:f")
@@ -56,7 +58,9 @@ def test_svc_vs_random_forest_preset_builds_a_conditional_space() -> None:
     assert d["estimator"]["choices"] == ["SVC", "RandomForest"]
     assert d["SVC__C"]["condition"] == {"estimator": ["SVC"]}
     assert d["RandomForest__max_depth"]["condition"] == {"estimator": ["RandomForest"]}
-    model = preset.build_estimator({"estimator": "SVC", "SVC__C": 2.0, "SVC__gamma": 0.1, "SVC__kernel": "rbf"})
+    model = preset.build_estimator(
+        {"estimator": "SVC", "SVC__C": 2.0, "SVC__gamma": 0.1, "SVC__kernel": "rbf"}
+    )
     assert type(model).__name__ == "SVC" and model.C == 2.0
 
 

@@ -29,7 +29,10 @@ def objective(trial: optuna.Trial) -> float:
     [
         ("postgresql://bob:pw@db:5432/x", "postgresql://bob:***@db:5432/x"),
         ("postgresql+psycopg2://bob:p%40ss@db/x", "postgresql+psycopg2://bob:***@db/x"),
-        ("error connecting to mysql://u:pw@h/db: refused", "error connecting to mysql://u:***@h/db: refused"),
+        (
+            "error connecting to mysql://u:pw@h/db: refused",
+            "error connecting to mysql://u:***@h/db: refused",
+        ),
         ("postgresql://bob@db/x", "postgresql://bob@db/x"),
         ("sqlite:///tmp/a.db", "sqlite:///tmp/a.db"),
     ],
@@ -51,7 +54,9 @@ def test_embedded_default_is_a_journal_file_in_the_working_directory(tmp_path: P
     assert len(optuna.load_study(study_name="persisted", storage=storage).trials) == 3
 
 
-def test_environment_variable_moves_the_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variable_moves_the_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HPO_WIDGET_STORAGE", str(tmp_path / "elsewhere" / "s.journal"))
     assert resolve_storage(None).location == str(tmp_path / "elsewhere" / "s.journal")
 
