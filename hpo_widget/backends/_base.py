@@ -14,7 +14,8 @@ class Backend(abc.ABC):
 
     name: ClassVar[str]
     in_process: ClassVar[bool] = False
-    remote: ClassVar[bool] = False
+    #: Not a ClassVar: some backends only know once configured (Spark: from the master URL).
+    remote: bool = False
 
     def __init__(self, **options: Any) -> None:
         self.options = options

@@ -1,0 +1,181 @@
+"""Dask backend: the same long-lived workers through joblib's ``dask`` backend.
+
+The workers run :func:`hpo_widget._worker.run_worker` as Dask tasks, one per worker thread of the
+cluster by default.  The backend talks to the scheduler through a client it owns (connected to
+``address``, to the scheduler of a ``client`` you pass, or to a ``LocalCluster`` it starts), so
+cancelling can close that client, which makes Dask drop the run's tasks and joblib return at once,
+without touching a client of yours.  Dask cannot interrupt a task that already runs: such a worker
+finishes its current trial (the runner has already failed it as stopped), sees the stop flag in
+storage and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+import joblib
+
+from ._base import Backend
+
+__all__ = ["DaskBackend"]
+
+_log = logging.getLogger(__name__)
+
+_KNOWN_OPTIONS = (
+    "address",
+    "client",
+    "n_workers",
+    "threads_per_worker",
+    "processes",
+    "cluster_options",
+    "remote",
+)
+
+
+def _is_local_address(address: str) -> bool:
+    host = urlparse(address if "://" in address else f"tcp://{address}").hostname or ""
+    return host in ("127.0.0.1", "localhost", "::1", "0.0.0.0", "") or host in (
+        socket.gethostname(),
+        socket.getfqdn(),
+    )
+
+
+class DaskBackend(Backend):
+    """Run the workers as Dask tasks (``pip install 'hpo_widget[dask]'``).
+
+    Options (``StudyRunner(..., backend="dask", backend_options={...})``):
+
+    ``address``
+        Scheduler address, e.g. ``tcp://10.0.0.5:8786``.
+    ``client``
+        A ``distributed.Client``; the backend connects its own client to the same scheduler.
+    ``n_workers``, ``threads_per_worker``, ``processes``, ``cluster_options``
+        Without an address or client: the ``LocalCluster`` the backend starts (defaults 2, 1,
+        True) and owns; :meth:`close` shuts it down.
+    ``remote``
+        Whether workers may run on other hosts (default: True when the scheduler is not on this
+        host); remote workers reach a local journal or in-memory study through the gRPC proxy.
+
+    Example::
+
+        runner = StudyRunner(objective, backend="dask",
+                             backend_options={"address": "tcp://scheduler:8786"})
+    """
+
+    name: ClassVar[str] = "dask"
+    in_process: ClassVar[bool] = False
+
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - set(_KNOWN_OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"backend_options: unknown {', '.join(map(repr, unknown))} for the dask backend; "
+                f"known options are {', '.join(_KNOWN_OPTIONS)}"
+            )
+        if options.get("address") and options.get("client"):
+            raise ValueError("backend_options: give either 'address' or 'client', not both")
+        import distributed  # noqa: F401 - fail here, with make_backend's install hint
+
+        super().__init__(**options)
+        user_client = options.get("client")
+        self._address: str | None = options.get("address") or (
+            user_client.scheduler.address if user_client is not None else None
+        )
+        self._cluster_kwargs: dict[str, Any] = {
+            "n_workers": int(options.get("n_workers", 2)),
+            "threads_per_worker": int(options.get("threads_per_worker", 1)),
+            "processes": bool(options.get("processes", True)),
+            "dashboard_address": ":0",  # a free port: several clusters may run at once
+            **dict(options.get("cluster_options") or {}),
+        }
+        remote = options.get("remote")
+        self.remote = (
+            bool(remote)
+            if remote is not None
+            else self._address is not None and not _is_local_address(self._address)
+        )
+        self._cluster: Any = None
+        self._client: Any = None
+        self._lock = threading.Lock()
+        self._cancelled: set[int] = set()  # ids of clients closed by cancel()
+
+    # -- cluster and client ------------------------------------------------------------------
+    def client(self) -> Any:
+        """The backend's own client (connected on first use, again after a cancel)."""
+        from distributed import Client, LocalCluster
+
+        with self._lock:
+            if self._client is not None and self._client.status == "running":
+                return self._client
+            address = self._address
+            if address is None:
+                if self._cluster is None:
+                    _log.info("starting a Dask LocalCluster %s", self._cluster_kwargs)
+                    self._cluster = LocalCluster(**self._cluster_kwargs)
+                address = self._cluster.scheduler_address
+            self._client = Client(address, set_as_default=False)
+            return self._client
+
+    @property
+    def address(self) -> str | None:
+        """Scheduler address (None until a backend-owned LocalCluster is started)."""
+        if self._address is not None:
+            return self._address
+        return self._cluster.scheduler_address if self._cluster is not None else None
+
+    def default_workers(self) -> int:
+        """One worker per Dask worker thread."""
+        return max(1, sum(self.client().nthreads().values()))
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, function: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+        if not args:
+            return []
+        client = self.client()
+        try:
+            if sum(client.nthreads().values()) < 2:
+                # joblib runs n_jobs=1 in this process instead of on the cluster: submit directly.
+                futures = [client.submit(function, *a, pure=False) for a in args]
+                return list(client.gather(futures))
+            with joblib.parallel_config(backend="dask", client=client):
+                parallel = joblib.Parallel(batch_size=1, pre_dispatch="all")
+                return list(parallel(joblib.delayed(function)(*a) for a in args))
+        except Exception:
+            with self._lock:
+                if id(client) in self._cancelled:
+                    return []
+            raise
+        finally:
+            with self._lock:
+                self._cancelled.discard(id(client))
+
+    def cancel(self) -> None:
+        """Close the backend's client: Dask releases the run's tasks and joblib returns."""
+        with self._lock:
+            client, self._client = self._client, None
+            if client is not None:
+                self._cancelled.add(id(client))
+        if client is not None:
+            try:
+                client.close(timeout=1)
+            except Exception:
+                _log.debug("dask backend: closing the client failed", exc_info=True)
+
+    def close(self) -> None:
+        """Close the client and, if the backend started it, the LocalCluster."""
+        with self._lock:
+            client, cluster = self._client, self._cluster
+            self._client = self._cluster = None
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+    def describe(self) -> str:
+        where = self.address or "local cluster (not started)"
+        return f"dask ({where})"

@@ -1,0 +1,379 @@
+"""Spark backend: N long-lived worker tasks through joblibspark, one per task slot.
+
+Each worker is one Spark task running :func:`hpo_widget._worker.run_worker`, which claims trials
+until the budget is spent, so a study costs N Spark jobs (joblibspark runs one job per joblib
+task), never one job per trial.  What Spark adds, and how the backend deals with it:
+
+* **Placement**: the active SparkSession is reused; otherwise one is built from
+  ``backend_options`` (``master`` default ``local[*]``, ``conf``, ``app_name``).
+* **Interpreter**: pyspark tells executors which Python to run from ``$PYSPARK_PYTHON`` as it was
+  when the SparkContext started (the ``spark.pyspark.python`` setting only matters to
+  spark-submit).  For local and standalone masters the backend points both at this interpreter
+  unless the user set them; Kubernetes and YARN executors keep their image's Python.
+* **Cancellation**: every job of a run carries a Spark *job tag* set in the launching thread
+  (joblibspark copies the thread's local properties into its own threads, and overrides the job
+  group but not the tags), with ``interruptOnCancel`` so Spark kills the Python workers of
+  cancelled tasks.  :meth:`SparkBackend.cancel` cancels exactly those jobs.
+* **n = 1**: ``joblib.Parallel(n_jobs=1)`` runs the call in the driver, so the backend asks joblib
+  for at least two jobs; with one task that is still one Spark job.
+* **Failures**: joblibspark loses a failed task's exception and aborts the other workers.  Spark
+  itself retries a task whose executor died (cluster masters, ``local[N,F]``), and the runner
+  re-queues the trial the dead worker held once its heartbeat stops.  When the whole Spark call
+  fails anyway (``local[N]`` never retries a task), the runner relaunches the workers while
+  they make progress; a probe task tells it apart from a setup problem (the objective's module
+  or hpo_widget missing on executors), reported with the executor's own error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import joblib
+
+from ._base import Backend
+
+__all__ = ["SparkBackend", "is_local_master"]
+
+_log = logging.getLogger(__name__)
+
+# joblibspark and pyspark warn on every call or task about things we handle on purpose (the
+# deprecated joblib API joblibspark still uses, local mode without stage scheduling, pyspark's
+# SQL session tags that Spark job tags do not need).  Silence exactly those messages.
+_NOISE: tuple[tuple[str, type[Warning], str], ...] = (
+    (r"Spark local mode doesn't support stage-level scheduling", UserWarning, r"joblibspark"),
+    (r"Spark version does not support stage-level scheduling", UserWarning, r"joblibspark"),
+    (r"User-specified n_jobs \(\d+\) is greater than", UserWarning, r"joblibspark"),
+    (r"Spark session is not provided\. Tags will not be inherited", UserWarning, r"pyspark"),
+    (r"`apply_async` is deprecated", DeprecationWarning, r"joblib"),
+)
+
+
+def _silence_known_warnings() -> None:
+    """Idempotent (``filterwarnings`` drops an identical filter before adding it); called again
+    per run because test runners and ``catch_warnings`` blocks reset the filters."""
+    for message, category, module in _NOISE:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
+
+
+_silence_known_warnings()
+
+_PYTHON_ERROR = re.compile(r"^(?!org\.|java\.|py4j\.|scala\.)[A-Za-z_][\w.]*(Error|Exception): ")
+_KNOWN_OPTIONS = ("spark", "master", "conf", "app_name", "executor_timeout")
+
+
+def is_local_master(master: str) -> bool:
+    """True for masters whose executors run on this machine (``local``, ``local[...]``, ...)."""
+    return master == "local" or master.startswith(("local[", "local-cluster["))
+
+
+def _sets_own_python(master: str) -> bool:
+    """Whether executors of ``master`` can run this very interpreter (same host or same paths)."""
+    return is_local_master(master) or master.startswith("spark://")
+
+
+_JOBLIB_BACKEND = "hpo_widget_spark"
+_registered = False
+
+
+def _register_joblib_backend() -> None:
+    """Register joblibspark's backend (as ``spark``, for the user) and our variant of it."""
+    global _registered
+    if _registered:
+        return
+    import joblibspark
+    from joblibspark.backend import SparkDistributedBackend
+
+    class _ClosingSparkBackend(SparkDistributedBackend):
+        """joblibspark's backend, closing its thread pool when joblib terminates it: joblibspark
+        keeps each call's pool (n + 3 idle threads) alive until the interpreter exits."""
+
+        def terminate(self) -> None:
+            super().terminate()
+            pool, self._pool = getattr(self, "_pool", None), None
+            if pool is not None:
+                pool.close()
+
+    joblibspark.register_spark()
+    joblib.register_parallel_backend(_JOBLIB_BACKEND, _ClosingSparkBackend)
+    _registered = True
+
+
+def _probe(payload: bytes) -> str:
+    """Runs in a Spark task: can the executor unpickle a worker's function and arguments (the
+    objective's module, hpo_widget, the storage recipe)?  Nothing is run."""
+    import pickle
+
+    pickle.loads(payload)
+    return sys.executable
+
+
+class SparkBackend(Backend):
+    """Run the workers as long-lived Spark tasks (joblibspark), one per task slot by default.
+
+    Options (``StudyRunner(..., backend="spark", backend_options={...})``):
+
+    ``spark``
+        A SparkSession to use (default: the active one, else one built from the options below).
+    ``master``
+        Master URL when a session is built: ``local[*]`` (default), ``local[N,F]`` (F task
+        attempts), ``spark://host:port``, ``k8s://https://...``.
+    ``conf``
+        Extra Spark settings for a built session, e.g. ``{"spark.executor.memory": "2g"}``.
+    ``app_name``
+        Application name of a built session (default ``hpo_widget``).
+    ``executor_timeout``
+        Seconds to wait for a cluster's executors before counting slots (default 60).
+
+    A session the backend built is stopped by :meth:`close`; a session it found is left alone.
+
+    Example::
+
+        runner = StudyRunner(objective, backend="spark",
+                             backend_options={"master": "spark://10.0.0.5:7077"})
+        runner.start(n_trials=200)
+    """
+
+    name: ClassVar[str] = "spark"
+    in_process: ClassVar[bool] = False
+
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - set(_KNOWN_OPTIONS))
+        if unknown:
+            raise ValueError(
+                f"backend_options: unknown {', '.join(map(repr, unknown))} for the spark backend; "
+                f"known options are {', '.join(_KNOWN_OPTIONS)}"
+            )
+        super().__init__(**options)
+        self._spark: Any = options.get("spark")
+        self._master: str | None = options.get("master")
+        self._conf: dict[str, str] = {k: str(v) for k, v in (options.get("conf") or {}).items()}
+        self._app_name: str = options.get("app_name") or "hpo_widget"
+        self._executor_timeout = float(options.get("executor_timeout", 60.0))
+        self._owns_session = False
+        self._lock = threading.Lock()
+        self._runs: dict[str, bool] = {}  # job tag of each running call -> cancel requested
+        #: Spark job tag of the latest run (find its jobs in the Spark UI or status tracker).
+        self.last_job_tag: str | None = None
+        self.remote = not is_local_master(self._expected_master())
+
+    # -- session ------------------------------------------------------------------------------
+    def _expected_master(self) -> str:
+        """The master a run will use, without starting a JVM."""
+        if self._spark is not None:
+            return str(self._spark.sparkContext.master)
+        if self._master:
+            return self._master
+        from pyspark import SparkContext
+
+        active = SparkContext._active_spark_context
+        if active is not None:
+            return str(active.master)
+        return self._conf.get("spark.master") or "local[*]"
+
+    @property
+    def master(self) -> str:
+        """Master URL of the session runs go to (resolved without starting Spark)."""
+        return self._expected_master()
+
+    def session(self) -> Any:
+        """The SparkSession runs use: the given one, the active one, or one built on demand."""
+        with self._lock:
+            if self._spark is not None and self._spark.sparkContext._jsc is not None:
+                return self._spark
+            from pyspark import SparkContext
+            from pyspark.sql import SparkSession
+
+            active = SparkContext._active_spark_context
+            if active is not None:
+                if self._master and active.master != self._master:
+                    raise RuntimeError(
+                        f"spark backend: this process already runs a SparkSession on "
+                        f"{active.master!r}, so it cannot connect to {self._master!r}; stop it "
+                        "(spark.stop()) or leave backend_options['master'] unset to use it"
+                    )
+                self._spark, self._owns_session = SparkSession.builder.getOrCreate(), False
+                self._warn_if_foreign_python(active)
+            else:
+                self._spark, self._owns_session = self._build(), True
+            self.remote = not is_local_master(str(self._spark.sparkContext.master))
+            return self._spark
+
+    def _build(self) -> Any:
+        from pyspark.sql import SparkSession
+
+        master = self._master or self._conf.get("spark.master") or "local[*]"
+        conf = {"spark.ui.showConsoleProgress": "false", **self._conf, "spark.master": master}
+        builder = SparkSession.builder.appName(self._app_name)
+        python = conf.get("spark.pyspark.python") or os.environ.get("PYSPARK_PYTHON")
+        if python is None and _sets_own_python(master):
+            python = sys.executable
+        if python is not None:
+            conf.setdefault("spark.pyspark.python", python)
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+        # pyspark reads $PYSPARK_PYTHON once, when the SparkContext starts; set it only for that.
+        saved = os.environ.get("PYSPARK_PYTHON")
+        if python is not None:
+            os.environ["PYSPARK_PYTHON"] = python
+        try:
+            _log.info("starting a SparkSession on %s", master)
+            return builder.getOrCreate()
+        finally:
+            if saved is None:
+                os.environ.pop("PYSPARK_PYTHON", None)
+            else:
+                os.environ["PYSPARK_PYTHON"] = saved
+
+    @staticmethod
+    def _warn_if_foreign_python(sc: Any) -> None:
+        import shutil
+
+        exe = shutil.which(sc.pythonExec) or sc.pythonExec
+        if is_local_master(str(sc.master)) and os.path.realpath(exe) != os.path.realpath(
+            sys.executable
+        ):
+            _log.warning(
+                "spark backend: the running SparkSession starts Python workers with %r, not this "
+                "kernel's %r; if they lack hpo_widget, set PYSPARK_PYTHON before creating the "
+                "session",
+                sc.pythonExec,
+                sys.executable,
+            )
+
+    def _slots(self, sc: Any) -> int:
+        """Tasks the cluster can run at once now (respects spark.task.cpus)."""
+        try:
+            jsc = sc._jsc.sc()
+            profile = jsc.resourceProfileManager().resourceProfileFromId(0)
+            return int(jsc.maxNumConcurrentTasks(profile))
+        except Exception:  # private JVM API (the one joblibspark uses); fall back to the public one
+            return int(sc.defaultParallelism)
+
+    def default_workers(self) -> int:
+        """One worker per task slot.
+
+        On a cluster this waits (up to ``executor_timeout``) for the first executors, or for all
+        of ``spark.executor.instances`` when that is set; executors that register later still
+        help (Spark queues the extra workers) but are not counted.  Pass ``n_workers`` to the
+        runner to choose the number yourself.
+        """
+        sc = self.session().sparkContext
+        slots = self._slots(sc)
+        if is_local_master(str(sc.master)):
+            return max(1, slots)
+        conf = sc.getConf()
+        want = 1
+        if conf.get("spark.executor.instances"):
+            cores = int(conf.get("spark.executor.cores", "1"))
+            want = int(conf.get("spark.executor.instances")) * cores
+            want //= max(1, int(conf.get("spark.task.cpus", "1")))
+        deadline = time.monotonic() + self._executor_timeout
+        while slots < want and time.monotonic() < deadline:
+            time.sleep(0.25)
+            slots = self._slots(sc)
+        return max(1, slots or int(sc.defaultParallelism))
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self, function: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+        if not args:
+            return []
+        sc = self.session().sparkContext
+        _register_joblib_backend()
+        _silence_known_warnings()
+        tag = f"hpo-widget-{uuid.uuid4().hex[:12]}"
+        with self._lock:
+            self._runs[tag] = False
+            self.last_job_tag = tag
+        # Local properties of this thread; joblibspark's threads inherit them per task.
+        sc.addJobTag(tag)
+        sc.setInterruptOnCancel(True)
+        sc.setLocalProperty("spark.job.description", f"hpo_widget: {len(args)} trial worker(s)")
+        try:
+            if self._cancelled(tag):
+                return []
+            # n_jobs >= 2: joblib runs n_jobs=1 in this process instead of on Spark.
+            parallel = joblib.Parallel(
+                n_jobs=max(2, len(args)), backend=_JOBLIB_BACKEND, batch_size=1, pre_dispatch="all"
+            )
+            return list(parallel(joblib.delayed(function)(*a) for a in args))
+        except Exception as exc:
+            if self._cancelled(tag):
+                return []
+            problem = self._setup_problem(sc, function, args[0])
+            if problem is not None:
+                raise RuntimeError(
+                    f"spark backend: executors cannot run the workers: {problem}. Make the "
+                    "objective importable there (define it in the notebook or install its "
+                    "module) and run a Python that has hpo_widget (PYSPARK_PYTHON / "
+                    "spark.pyspark.python)."
+                ) from None
+            raise RuntimeError(
+                f"spark backend: the Spark job of the workers failed ({type(exc).__name__}; "
+                "joblibspark hides Spark's error, see the Spark logs). A worker process or "
+                "executor probably died; local[N] masters never retry a task (local[N,4] do)."
+            ) from None
+        finally:
+            with self._lock:
+                self._runs.pop(tag, None)
+            try:
+                sc.removeJobTag(tag)
+                sc.setInterruptOnCancel(False)
+                sc.setLocalProperty("spark.job.description", None)
+            except Exception:  # the session may have been stopped meanwhile
+                pass
+
+    def _cancelled(self, tag: str) -> bool:
+        with self._lock:
+            return self._runs.get(tag, False)
+
+    @staticmethod
+    def _setup_problem(sc: Any, function: Callable[..., Any], args: tuple[Any, ...]) -> str | None:
+        """joblibspark hides why a task failed: run one probe task that unpickles what a worker
+        gets.  Returns the executor's error line, or None when the setup is fine."""
+        from pyspark import cloudpickle
+
+        try:
+            payload = cloudpickle.dumps((function, args))
+            sc.parallelize([0], 1).map(lambda _: _probe(payload)).collect()
+        except Exception as exc:
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            # The Python exception line of the executor's traceback, not the JVM's wrappers.
+            python = [ln for ln in lines if _PYTHON_ERROR.match(ln)]
+            return python[0] if python else (lines[-1] if lines else repr(exc))
+        return None
+
+    def cancel(self) -> None:
+        """Cancel the Spark jobs of the running call(s), killing their Python workers."""
+        with self._lock:
+            tags = list(self._runs)
+            for tag in tags:
+                self._runs[tag] = True
+        if not tags or self._spark is None:
+            return
+        sc = self._spark.sparkContext
+        for tag in tags:
+            try:
+                sc.cancelJobsWithTag(tag)
+            except Exception:  # a stopped context has nothing left to cancel
+                _log.debug("spark backend: cancelling %s failed", tag, exc_info=True)
+
+    def close(self) -> None:
+        """Stop the SparkSession if this backend built it."""
+        with self._lock:
+            spark, owned = self._spark, self._owns_session
+            if owned:
+                self._spark, self._owns_session = None, False
+        if spark is not None and owned:
+            spark.stop()
+
+    def describe(self) -> str:
+        return f"spark ({self.master})"

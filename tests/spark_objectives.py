@@ -1,0 +1,79 @@
+"""Objectives for the Spark, cluster and Dask tests.
+
+Executors import functions by module name, and this module is not installed, so the tests ship it
+by value (``register_by_value``), the way a notebook's ``__main__`` functions travel.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import optuna
+
+
+def register_by_value() -> None:
+    """Make Spark's cloudpickle send this module's functions by value to executors."""
+    import sys
+
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def iris_objective(trial: optuna.Trial) -> float:
+    """Optuna's README example: SVC vs RandomForest on iris, with conditional parameters."""
+    import sklearn.datasets
+    import sklearn.ensemble
+    import sklearn.model_selection
+    import sklearn.svm
+
+    x, y = sklearn.datasets.load_iris(return_X_y=True)
+    classifier_name = trial.suggest_categorical("classifier", ["SVC", "RandomForest"])
+    if classifier_name == "SVC":
+        svc_c = trial.suggest_float("svc_c", 1e-10, 1e10, log=True)
+        classifier_obj = sklearn.svm.SVC(C=svc_c, gamma="auto")
+    else:
+        rf_max_depth = trial.suggest_int("rf_max_depth", 2, 32, log=True)
+        classifier_obj = sklearn.ensemble.RandomForestClassifier(
+            max_depth=rf_max_depth, n_estimators=10
+        )
+    score = sklearn.model_selection.cross_val_score(classifier_obj, x, y, n_jobs=1, cv=3)
+    return float(score.mean())
+
+
+def noop_objective(trial: optuna.Trial) -> float:
+    return trial.suggest_float("x", -1.0, 1.0) ** 2
+
+
+class Sleep:
+    """An objective that sleeps ``seconds`` and returns its parameter."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        time.sleep(self.seconds)
+        return x
+
+
+def whoami() -> int:
+    return os.getpid()
+
+
+def raising_objective(trial: optuna.Trial) -> float:
+    x = trial.suggest_int("x", 0, 9)
+    if x % 2:
+        raise ValueError(f"odd x={x} is not allowed")
+    return float(x)
+
+
+def pruned_objective(trial: optuna.Trial) -> float:
+    x = trial.suggest_float("x", 0.0, 1.0)
+    for step in range(5):
+        trial.report(x, step)
+        if trial.should_prune():
+            raise optuna.TrialPruned()
+        time.sleep(0.02)
+    return x
