@@ -23,6 +23,7 @@ from .runner import Progress, RunError, StudyRunner
 from .space import SearchSpace, SearchSpaceError
 
 __all__ = [
+    "Panel",
     "Progress",
     "RunError",
     "RunStatus",
@@ -36,6 +37,15 @@ __all__ = [
     "__version__",
     "load_ipython_extension",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``hpo_widget.Panel`` imports the widget layer (ipywidgets, plotly) only when asked for."""
+    if name == "Panel":
+        from .ui import Panel
+
+        return Panel
+    raise AttributeError(f"module 'hpo_widget' has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: Any) -> None:
