@@ -9,5 +9,8 @@ export PATH="$(pwd)/.venv/bin:$PATH"
 export PYSPARK_PYTHON="$(pwd)/.venv/bin/python"
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy (engine)"; mypy
-echo "== pytest"
+echo "== pytest (unit, Spark, cluster, PostgreSQL, browser)"
 python -m pytest -p no:cacheprovider --durations=15 ${PYTEST_ARGS:-}
+echo "== nbval (example notebooks)"
+python -m pytest -p no:cacheprovider --nbval \
+  --nbval-sanitize-with example_notebooks/nbval_sanitize.cfg example_notebooks/
