@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,11 @@ def open_storage(ref: StorageRef, *, rdb_options: dict[str, Any] | None = None) 
             return optuna.storages.JournalStorage(backend)
         if ref.kind == "grpc":
             host, _, port = ref.location.rpartition(":")
-            proxy = optuna.storages.GrpcStorageProxy(host=host, port=int(port))
+            with warnings.catch_warnings():
+                # Experimental since Optuna 4.2; the runner depends on it on purpose, and the
+                # warning would print once per Spark task.
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                proxy = optuna.storages.GrpcStorageProxy(host=host, port=int(port))
             proxy.wait_server_ready(timeout=30)
             return proxy
         options = dict(rdb_options or {})

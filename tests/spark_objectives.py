@@ -77,3 +77,21 @@ def pruned_objective(trial: optuna.Trial) -> float:
             raise optuna.TrialPruned()
         time.sleep(0.02)
     return x
+
+
+def iris_params_objective(params: dict) -> float:
+    """``params -> float`` twin of :func:`iris_objective`, for spaces built in the panel's form."""
+    import sklearn.datasets
+    import sklearn.ensemble
+    import sklearn.model_selection
+    import sklearn.svm
+
+    x, y = sklearn.datasets.load_iris(return_X_y=True)
+    if params["classifier"] == "SVC":
+        model = sklearn.svm.SVC(C=params["svc_c"], gamma="auto")
+    else:
+        model = sklearn.ensemble.RandomForestClassifier(
+            max_depth=params["rf_max_depth"], n_estimators=10
+        )
+    time.sleep(0.1)  # long enough for Stop to catch trials in flight
+    return float(sklearn.model_selection.cross_val_score(model, x, y, n_jobs=1, cv=3).mean())

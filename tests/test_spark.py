@@ -172,6 +172,24 @@ def test_iris_objective_runs_unchanged_with_an_exact_count(spark: Any, tmp_path:
     assert _job_count(spark, backend.last_job_tag) == 2
 
 
+def test_a_local_session_listens_on_loopback_only(spark: Any) -> None:
+    """Every port the driver JVM opened (RPC, block manager, web UI) is on 127.0.0.1."""
+    import psutil
+
+    sc = spark.sparkContext
+    assert sc.getConf().get("spark.driver.bindAddress") == "127.0.0.1"
+    jvm = psutil.Process(sc._gateway.proc.pid)
+    listening = [
+        c.laddr
+        for p in [jvm, *jvm.children(recursive=True)]
+        for c in p.net_connections(kind="inet")
+        if c.status == psutil.CONN_LISTEN
+    ]
+    assert listening, "the driver JVM listens on no port at all?"
+    exposed = [a for a in listening if a.ip not in ("127.0.0.1", "::ffff:127.0.0.1")]
+    assert not exposed, f"driver ports open beyond loopback: {exposed}"
+
+
 def test_one_worker_still_runs_on_spark(spark: Any) -> None:
     """joblib runs Parallel(n_jobs=1) in the driver; the backend must not."""
     runner = StudyRunner(so.noop_objective, storage="memory", backend="spark", n_workers=1)

@@ -218,20 +218,30 @@ class SparkBackend(Backend):
             python = sys.executable
         if python is not None:
             conf.setdefault("spark.pyspark.python", python)
+        env: dict[str, str] = {}
+        if python is not None:
+            env["PYSPARK_PYTHON"] = python
+        if is_local_master(master):
+            # Local executors live in the driver's JVM: nothing outside this machine needs to
+            # reach it, so the driver's ports and the web UI (which binds to $SPARK_LOCAL_IP,
+            # else 0.0.0.0) stay on loopback unless the user configured otherwise.
+            conf.setdefault("spark.driver.host", "127.0.0.1")
+            conf.setdefault("spark.driver.bindAddress", "127.0.0.1")
+            env["SPARK_LOCAL_IP"] = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
         for key, value in conf.items():
             builder = builder.config(key, value)
-        # pyspark reads $PYSPARK_PYTHON once, when the SparkContext starts; set it only for that.
-        saved = os.environ.get("PYSPARK_PYTHON")
-        if python is not None:
-            os.environ["PYSPARK_PYTHON"] = python
+        # pyspark reads these once, when it launches the JVM; set them only for that.
+        saved = {key: os.environ.get(key) for key in env}
+        os.environ.update(env)
         try:
             _log.info("starting a SparkSession on %s", master)
             return builder.getOrCreate()
         finally:
-            if saved is None:
-                os.environ.pop("PYSPARK_PYTHON", None)
-            else:
-                os.environ["PYSPARK_PYTHON"] = saved
+            for key, old in saved.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
 
     @staticmethod
     def _warn_if_foreign_python(sc: Any) -> None:
