@@ -162,13 +162,16 @@ def dispatch_table(n_noop: int, n_sleep: int, n_hyperopt: int, tmp: Path) -> lis
 
 
 def scaling_table(slot_counts: list[int], trials_per_slot: int, tmp: Path) -> list[dict]:
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     from hpo_widget.cluster import LocalSparkCluster
 
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        active.stop()
+    # The local[2] session of the dispatch table was started in a runner thread, so it is not
+    # this thread's "active session"; stop it through the context, or getOrCreate() below would
+    # hand it back instead of connecting to the cluster.
+    if SparkContext._active_spark_context is not None:
+        SparkSession.builder.getOrCreate().stop()
     out = []
     with LocalSparkCluster(
         n_workers=2, cores_per_worker=max(slot_counts) // 2, memory="2g"
@@ -179,6 +182,7 @@ def scaling_table(slot_counts: list[int], trials_per_slot: int, tmp: Path) -> li
             .config("spark.ui.enabled", "false")
             .getOrCreate()
         )
+        assert spark.sparkContext.master == cluster.master_url, spark.sparkContext.master
         for slots in slot_counts:
             n = trials_per_slot * slots
             _runner(noop, 2, backend="spark", storage="memory", n_workers=slots)
@@ -233,7 +237,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer trials (smoke run)")
     parser.add_argument("--no-cluster", action="store_true", help="skip the standalone scaling run")
     args = parser.parse_args()
-    n_noop, n_sleep, n_hyp = (60, 20, 6) if args.quick else (200, 40, 20)
+    n_noop, n_sleep, n_hyp = (60, 20, 6) if args.quick else (200, 200, 20)
     RESULTS.mkdir(exist_ok=True)
     lines = [
         f"# Dispatch benchmark\n\nMachine: {machine()}; {time.strftime('%Y-%m-%d')}.\n",
@@ -253,7 +257,7 @@ def main() -> int:
         scaling = []
         if not args.no_cluster:
             counts = [1, 2, 4] if args.quick else [1, 2, 4, 8, 16]
-            scaling = scaling_table(counts, 2 if args.quick else 4, Path(tmp))
+            scaling = scaling_table(counts, 2 if args.quick else 10, Path(tmp))
             sl = [
                 "",
                 "## Scaling on a standalone cluster (master + 2 workers, 127.0.0.1), 1 s trials\n",
@@ -277,6 +281,7 @@ def main() -> int:
 
 
 def _charts(rows: list[Row], scaling: list[dict]) -> None:
+    """Charts load plotly.js from its CDN so the committed files stay a few KB."""
     from plotly.subplots import make_subplots
 
     names = [r.name for r in rows if r.noop_rate]
@@ -284,7 +289,7 @@ def _charts(rows: list[Row], scaling: list[dict]) -> None:
     fig.add_bar(x=names, y=[r.noop_rate for r in rows if r.noop_rate], row=1, col=1)
     fig.add_bar(x=names, y=[r.efficiency for r in rows if r.noop_rate], row=1, col=2)
     fig.update_layout(showlegend=False, height=500, title="Dispatch, 2 slots")
-    fig.write_html(RESULTS / "dispatch.html", include_plotlyjs=True)
+    fig.write_html(RESULTS / "dispatch.html", include_plotlyjs="cdn")
     if scaling:
         fig = make_subplots(
             rows=1,
@@ -299,7 +304,7 @@ def _charts(rows: list[Row], scaling: list[dict]) -> None:
             x=slots, y=[s["throughput"] for s in scaling], row=1, col=3, name="trials/s"
         )
         fig.update_layout(showlegend=False, height=450, title="Standalone cluster, 1 s trials")
-        fig.write_html(RESULTS / "scaling.html", include_plotlyjs=True)
+        fig.write_html(RESULTS / "scaling.html", include_plotlyjs="cdn")
 
 
 if __name__ == "__main__":
