@@ -185,8 +185,15 @@ def scaling_table(slot_counts: list[int], trials_per_slot: int, tmp: Path) -> li
         assert spark.sparkContext.master == cluster.master_url, spark.sparkContext.master
         for slots in slot_counts:
             n = trials_per_slot * slots
-            _runner(noop, 2, backend="spark", storage="memory", n_workers=slots)
+            # Warm-up with one trial per worker, so every slot has started its Python worker.
+            _runner(noop, slots, backend="spark", storage="memory", n_workers=slots)
+            t0 = time.time()
             wall, study = _runner(sleep_1s, n, backend="spark", storage="memory", n_workers=slots)
+            firsts: dict[str, float] = {}
+            for t in study.trials:
+                if t.datetime_start is not None:
+                    w = str(t.system_attrs.get(_attrs.WORKER, "?"))
+                    firsts[w] = min(firsts.get(w, 1e18), t.datetime_start.timestamp() - t0)
             per_worker = collections.Counter(
                 t.system_attrs.get(_attrs.WORKER, "?")
                 for t in study.trials
@@ -211,6 +218,8 @@ def scaling_table(slot_counts: list[int], trials_per_slot: int, tmp: Path) -> li
                     "efficiency": n * 1.0 / slots / wall,
                     "throughput": n / wall,
                     "per_worker": sorted(per_worker.values()),
+                    "first_start": min(firsts.values()),
+                    "last_first_start": max(firsts.values()),
                     "driver_rss": rss_mb([os.getpid()]),
                     "executor_jvm_rss": rss_mb(executors),
                     "python_workers_rss": rss_mb(py_workers),
@@ -257,18 +266,20 @@ def main() -> int:
         scaling = []
         if not args.no_cluster:
             counts = [1, 2, 4] if args.quick else [1, 2, 4, 8, 16]
-            scaling = scaling_table(counts, 2 if args.quick else 10, Path(tmp))
+            scaling = scaling_table(counts, 2 if args.quick else 20, Path(tmp))
             sl = [
                 "",
                 "## Scaling on a standalone cluster (master + 2 workers, 127.0.0.1), 1 s trials\n",
                 "| slots | trials | wall s | efficiency | trials/s | trials per worker | "
+                "first trial started after s (first / last worker) | "
                 "driver RSS MiB | executor JVMs MiB | Python workers MiB |",
-                "|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+                "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
             ]
             for s in scaling:
                 sl.append(
                     f"| {s['slots']} | {s['trials']} | {s['wall']:.1f} | "
                     f"{s['efficiency']:.0%} | {s['throughput']:.1f} | {s['per_worker']} | "
+                    f"{s['first_start']:.2f} / {s['last_first_start']:.2f} | "
                     f"{s['driver_rss']:.0f} | {s['executor_jvm_rss']:.0f} | "
                     f"{s['python_workers_rss']:.0f} |"
                 )
