@@ -223,11 +223,14 @@ class SparkBackend(Backend):
             env["PYSPARK_PYTHON"] = python
         if is_local_master(master):
             # Local executors live in the driver's JVM: nothing outside this machine needs to
-            # reach it, so the driver's ports and the web UI (which binds to $SPARK_LOCAL_IP,
-            # else 0.0.0.0) stay on loopback unless the user configured otherwise.
+            # reach it, so the driver's ports stay on loopback unless the user said otherwise.
             conf.setdefault("spark.driver.host", "127.0.0.1")
             conf.setdefault("spark.driver.bindAddress", "127.0.0.1")
-            env["SPARK_LOCAL_IP"] = os.environ.get("SPARK_LOCAL_IP", "127.0.0.1")
+        bind = conf.get("spark.driver.bindAddress", "")
+        if bind.startswith("127.") and "SPARK_LOCAL_IP" not in os.environ:
+            # The web UI binds to $SPARK_LOCAL_IP (else every interface), read when the JVM
+            # starts; keep it beside the driver's own ports.
+            env["SPARK_LOCAL_IP"] = bind
         for key, value in conf.items():
             builder = builder.config(key, value)
         # pyspark reads these once, when it launches the JVM; set them only for that.
