@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -585,6 +586,28 @@ def test_no_output_leaks_from_threads_and_the_repr_is_small() -> None:
     bundle = panel._repr_mimebundle_()
     assert bundle is not None and len(bundle["text/plain"]) < 200
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def warns_when_shallow(params: dict) -> float:
+    if params["n"] <= 3:
+        warnings.warn("a shallow tree", UserWarning, stacklevel=1)
+    return params["x"]
+
+
+def test_warnings_from_worker_threads_land_in_the_panel_counted() -> None:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), warnings.catch_warnings():
+        warnings.simplefilter("always")
+        panel = Panel(warns_when_shallow, space=SPACE, storage="memory", n_trials=20, seed=0)
+        panel.run()
+        panel.wait(timeout=60)
+    shown = text(panel.log)
+    assert "UserWarning: a shallow tree" in shown
+    shallow = sum(1 for t in panel.study.trials if t.params["n"] <= 3) if panel.study else 0
+    assert shallow >= 2
+    # One line with a count instead of a wall of copies.
+    assert shown.count("a shallow tree") == 1 and f"({shallow} times)" in shown
+    assert "shallow" not in err.getvalue()
 
 
 def test_panel_is_exported_lazily_and_payload_is_near_one_bundle() -> None:

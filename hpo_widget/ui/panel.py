@@ -126,16 +126,21 @@ _ROUTER: _ThreadLogRouter | None = None
 
 
 def _route_thread_logs() -> None:
-    """Install the router once (on the first Run): replaces Optuna's default stderr handler
-    and sends warnings raised in worker threads (e.g. Optuna's ExperimentalWarning) to the
-    running panels too."""
+    """Install the router (on every Run): replaces Optuna's default stderr handler and sends
+    warnings raised in worker threads (e.g. Optuna's ExperimentalWarning) to the running panels.
+
+    The log handler goes in once.  The ``warnings.showwarning`` hook is checked each time:
+    ``warnings.catch_warnings`` blocks (pytest wraps every test in one) put back the function
+    they found when they exit, which may drop a hook installed inside them.
+    """
     global _ROUTER
-    if _ROUTER is not None:
+    if _ROUTER is None:
+        _ROUTER = _ThreadLogRouter()
+        optuna.logging.disable_default_handler()
+        logging.getLogger("optuna").addHandler(_ROUTER)
+        logging.getLogger("hpo_widget").addHandler(_ROUTER)
+    if getattr(warnings.showwarning, "_hpo_widget_hook", False):
         return
-    _ROUTER = _ThreadLogRouter()
-    optuna.logging.disable_default_handler()
-    logging.getLogger("optuna").addHandler(_ROUTER)
-    logging.getLogger("hpo_widget").addHandler(_ROUTER)
     original = warnings.showwarning
 
     def showwarning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
@@ -146,6 +151,7 @@ def _route_thread_logs() -> None:
         for panel in running:
             panel._log(category.__name__, mask_password(str(message)))
 
+    showwarning._hpo_widget_hook = True  # type: ignore[attr-defined]
     warnings.showwarning = showwarning
 
 
@@ -301,7 +307,7 @@ class Panel:
         self.status.add_class("hpo-status")
         self.log = widgets.HTML()
         self.log.add_class("hpo-log")
-        self._log_lines: deque[str] = deque(maxlen=4)
+        self._log_lines: deque[tuple[str, int]] = deque(maxlen=4)
         self.problems_html = widgets.HTML()
         self.header = widgets.HTML()
 
@@ -797,8 +803,18 @@ class Panel:
 
     def _log(self, level: str, message: str) -> None:
         """A warning from a worker thread, shown under the status line (newest last)."""
-        self._log_lines.append(f"{level.lower()}: {message.splitlines()[0] if message else ''}")
-        html = "".join(f'<div class="hpo-note">{esc(line)}</div>' for line in self._log_lines)
+        # Logging levels read better quietly ("warning: ..."); warning classes keep their name.
+        label = level.lower() if level.isupper() else level
+        line = f"{label}: {message.splitlines()[0] if message else ''}"
+        # A warning raised by every trial would push everything else out: count repeats.
+        if self._log_lines and self._log_lines[-1][0] == line:
+            self._log_lines[-1] = (line, self._log_lines[-1][1] + 1)
+        else:
+            self._log_lines.append((line, 1))
+        html = "".join(
+            f'<div class="hpo-note">{esc(text)}{f" ({n} times)" if n > 1 else ""}</div>'
+            for text, n in self._log_lines
+        )
         if self.log.value != html:
             self.log.value = html
 
