@@ -269,7 +269,11 @@ def test_a_killed_worker_process_loses_only_its_trial(tmp_path: Path) -> None:
         assert t.state == TrialState.FAIL
         assert "no heartbeat" in t.system_attrs[_attrs.FAIL_REASON]
         (retry,) = [r for r in study.trials if r.system_attrs.get(_attrs.RETRY_OF) == t.number]
-        assert retry.state == TrialState.COMPLETE and retry.params == t.params
+        assert retry.state == TrialState.COMPLETE
+        # A trial killed before it sampled anything has no parameters to repeat: its retry
+        # samples afresh (seen in CI when loky broke the pool right after a ticket was claimed).
+        if t.params:
+            assert retry.params == t.params
 
 
 def test_timeout_only_run_stops_by_itself() -> None:
