@@ -17,6 +17,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +26,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +45,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Tests never write into the checkout: set HPO_WIDGET_SCREENSHOT=docs/panel.png to refresh the
 # README's screenshot on purpose.
 SCREENSHOT_ENV = "HPO_WIDGET_SCREENSHOT"
+EXAMPLES = REPO / "example_notebooks"
 
 NOTEBOOK_SOURCE = [
     "%load_ext hpo_widget\n"
@@ -113,6 +116,8 @@ def jupyter_lab(tmp_path: Path) -> Iterator[str]:
     root = tmp_path / "root"
     root.mkdir()
     _notebook(root / "panel.ipynb")
+    for nb in EXAMPLES.glob("*.ipynb"):  # opened as saved, never executed here
+        shutil.copy(nb, root / nb.name)
     _settings(tmp_path / "settings")
     env = dict(os.environ)
     # The kernelspec runs `python`: make it this environment's interpreter.
@@ -179,23 +184,68 @@ def _finished(text: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-@pytest.mark.browser
-def test_panel_renders_and_updates_in_jupyterlab(jupyter_lab: str, tmp_path: Path) -> None:
-    wanted = os.environ.get(SCREENSHOT_ENV)
-    screenshot = REPO / wanted if wanted else tmp_path / "panel.png"  # relative: to the repo
+def _launch(p: Any) -> Any:
     if not Path(CHROMIUM).exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install it with `apt-get install -y chromium` "
             "(scripts/setup.sh does this); the browser test needs a real Chromium"
         )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the browser test drives Chromium with Playwright: pip install playwright")
+    return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def _plotly_outputs(path: Path) -> int:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    return sum(
+        "application/vnd.plotly.v1+json" in out.get("data", {})
+        for cell in nb["cells"]
+        for out in cell.get("outputs", [])
+    )
+
+
+@pytest.mark.browser
+def test_saved_example_notebooks_show_their_figures_when_opened(jupyter_lab: str) -> None:
+    """What a person sees on opening a committed notebook: every saved figure is drawn by
+    JupyterLab's Plotly renderer, without running anything."""
+    from playwright.sync_api import sync_playwright
+
+    base, _, query = jupyter_lab.partition("panel.ipynb")
+    with sync_playwright() as p:
+        browser = _launch(p)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(60_000)
+            for path in sorted(EXAMPLES.glob("*.ipynb")):
+                want = _plotly_outputs(path)
+                assert want >= 1, f"{path.name} has no saved figure"
+                page.goto(f"{base}{path.name}{query}")
+                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+                page.wait_for_function(
+                    f"() => document.querySelectorAll('.jp-OutputArea .js-plotly-plot')"
+                    f".length >= {want}",
+                    timeout=60_000,
+                )
+                errors = page.locator(
+                    ".jp-OutputArea-output .jp-RenderedText[data-mime-type"
+                    "='application/vnd.jupyter.stderr']"
+                )
+                assert page.locator(".jp-OutputArea .js-plotly-plot").count() == want, path.name
+                assert errors.count() == 0, f"{path.name}: {errors.first.inner_text()}"
+                # Close it (and its kernel) before the next one.
+                page.evaluate("window.jupyterapp.commands.execute('application:close-all')")
+                page.wait_for_timeout(500)
+        finally:
+            browser.close()
+
+
+@pytest.mark.browser
+def test_panel_renders_and_updates_in_jupyterlab(jupyter_lab: str, tmp_path: Path) -> None:
+    wanted = os.environ.get(SCREENSHOT_ENV)
+    screenshot = REPO / wanted if wanted else tmp_path / "panel.png"  # relative: to the repo
+    from playwright.sync_api import sync_playwright
 
     started = time.monotonic()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = _launch(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1900})
             page.set_default_timeout(30_000)
