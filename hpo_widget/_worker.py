@@ -4,8 +4,11 @@ Design, in short (see ``runner.py`` for the driver side):
 
 * The budget is made of **tickets**: WAITING Optuna trials the driver creates.  A worker claims
   one atomically (WAITING -> RUNNING is a compare-and-set in every Optuna storage), samples its
-  parameters, runs the objective and tells the result.  No ticket left means the budget is spent,
-  so N workers on M machines reach *exactly* ``n_trials`` without talking to each other.
+  parameters, runs the objective and tells the result.  The driver keeps a pool of tickets
+  (two refill intervals of work) topped up, never more than the budget, so N workers on M machines
+  reach *exactly* ``n_trials`` without talking to each other; a worker that finds the pool
+  empty leaves once every trial of the budget is finished or held, and waits for a refill
+  otherwise.
 * Without a trial budget (timeout only) workers create trials with ``study.ask()`` until the
   deadline or a stop.
 * A heartbeat thread stamps the running trial every few seconds, so the driver can tell a slow
@@ -29,14 +32,20 @@ from typing import Any
 
 import optuna
 from optuna.storages import BaseStorage
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from . import _attrs
 from .samplers import PrunerSpec, SamplerSpec, make_pruner, make_sampler
 from .space import SearchSpace
 from .storage import StorageRef, mask_password, open_storage
 
-__all__ = ["WorkerResult", "WorkerTask", "claim_ticket", "run_worker"]
+__all__ = ["WorkerResult", "WorkerTask", "claim_ticket", "counts_towards_budget", "run_worker"]
+
+#: Seconds between looks at an empty ticket pool while the budget is still open.
+_REFILL_WAIT = 0.02
+#: A worker that finds no ticket for this long leaves even if the budget looks open (the
+#: driver that refills the pool died; a new run relaunches workers).
+_STARVED_LIMIT = 60.0
 
 #: Stop events of runners living in this process, by run id (threads see them without I/O).
 _LOCAL_STOPS: dict[str, threading.Event] = {}
@@ -68,6 +77,28 @@ class WorkerResult:
     worker: str
     n_trials: int
     error: str | None = None
+
+
+def counts_towards_budget(trial: FrozenTrial) -> bool:
+    """Finished trials count, except failures that were not the objective's fault."""
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
+        return True
+    return trial.state == TrialState.FAIL and not trial.system_attrs.get(_attrs.LOST)
+
+
+def _budget_open(storage: BaseStorage, study: optuna.Study) -> bool:
+    """Whether the run still needs trials that nobody holds: the driver keeps only a pool of
+    tickets WAITING, so an empty pool does not mean the budget is spent."""
+    run = storage.get_study_system_attrs(study._study_id).get(_attrs.RUN) or {}
+    target = run.get("n_trials")
+    if target is None or run.get("stop"):
+        return False
+    taken = sum(
+        1
+        for t in study.get_trials(deepcopy=False)
+        if counts_towards_budget(t) or t.state in (TrialState.RUNNING, TrialState.WAITING)
+    )
+    return taken < int(target)
 
 
 def worker_id(slot: int) -> str:
@@ -184,6 +215,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             pruner=make_pruner(task.pruner),
         )
         heartbeat = _Heartbeat(storage, task.heartbeat_interval)
+        starved_until = time.monotonic() + _STARVED_LIMIT
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
@@ -191,7 +223,13 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
                 break
             trial = claim_ticket(study) if task.use_tickets else study.ask()
             if trial is None:
+                # An empty pool with the budget open lasts until the driver's next refill;
+                # past the limit the driver is gone.
+                if time.monotonic() < starved_until and _budget_open(storage, study):
+                    time.sleep(_REFILL_WAIT)
+                    continue
                 break
+            starved_until = time.monotonic() + _STARVED_LIMIT
             heartbeat.track(trial._trial_id)
             try:
                 _run_one(study, trial, task, me)

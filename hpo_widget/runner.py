@@ -11,6 +11,7 @@ re-queues trials whose worker died and turns Stop into cancellation.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
@@ -23,7 +24,14 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from . import _attrs
-from ._worker import _LOCAL_STOPS, _LOCAL_STORAGES, WorkerResult, WorkerTask, run_worker
+from ._worker import (
+    _LOCAL_STOPS,
+    _LOCAL_STORAGES,
+    WorkerResult,
+    WorkerTask,
+    counts_towards_budget,
+    run_worker,
+)
 from .backends import Backend, make_backend
 from .events import Event, RunStatus, StatusChanged, TrialFinished, WorkerSeen
 from .objectives import as_trial_objective
@@ -76,13 +84,6 @@ def _eta(p: Progress) -> float | None:
     if p.elapsed <= 0 or done_here <= 0:
         return None
     return p.elapsed / done_here * left
-
-
-def counts_towards_budget(trial: FrozenTrial) -> bool:
-    """Finished trials count, except failures that were not the objective's fault."""
-    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-        return True
-    return trial.state == TrialState.FAIL and not trial.system_attrs.get(_attrs.LOST)
 
 
 def _is_ours(trial: FrozenTrial) -> bool:
@@ -407,13 +408,31 @@ class StudyRunner:
             optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system_attrs)
         )
 
-    def _top_up(self, target: int, trials: Sequence[FrozenTrial]) -> None:
+    def _ticket_pool(self, n_workers: int, rate: float) -> int:
+        """How many tickets to keep WAITING: two refill intervals of work at the rate seen so
+        far, at least four per worker.
+
+        Not the whole budget at once: every worker's claim and every sampler call reads the
+        WAITING trials, and through the gRPC proxy Optuna's client cache re-fetches all
+        unfinished trials on each read, so a 1,000-trial budget issued up front made each trial
+        pay for 1,000 round-tripped tickets.  Workers that find the pool empty while the budget
+        is open wait for the driver to refill it (see ``_worker.run_worker``).
+        """
+        return max(4 * max(n_workers, 1), 8, math.ceil(rate * 2 * self.poll_interval))
+
+    def _top_up(self, target: int, trials: Sequence[FrozenTrial], pool: int | None = None) -> int:
+        """Issue tickets up to the budget (and the pool); returns how many were added."""
         counted, in_flight = self._budget(trials)
         need = target - counted - in_flight
-        for _ in range(max(need, 0)):
-            self._add_ticket()
         if need < 0:
             self._cancel_surplus_tickets(-need)
+            return 0
+        if pool is not None:
+            waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+            need = min(need, max(0, pool - waiting))
+        for _ in range(need):
+            self._add_ticket()
+        return need
 
     def _cancel_surplus_tickets(self, surplus: int) -> None:
         storage = self._study._storage
@@ -519,14 +538,16 @@ class StudyRunner:
             _LOCAL_STOPS[run_id] = self._stop_event
         try:
             trials = self._study.get_trials(deepcopy=False)
-            if target is not None:
-                self._top_up(target, trials)
-            self._write_run(run_id, target, stop=False)
-            ref, proxy = self._worker_storage(run_id)
             n_workers = self.backend.default_workers() if self.n_workers is None else self.n_workers
             if target is not None and n_workers:
                 counted, _ = self._budget(trials)
                 n_workers = max(1, min(n_workers, target - counted))
+            pool = self._ticket_pool(n_workers, 0.0)
+            if target is not None:
+                self._top_up(target, trials, pool)
+                trials = self._study.get_trials(deepcopy=False)
+            self._write_run(run_id, target, stop=False)
+            ref, proxy = self._worker_storage(run_id)
             task = WorkerTask(
                 objective=self.objective,
                 study_name=self.study_name,
@@ -563,11 +584,17 @@ class StudyRunner:
             self._set_status(
                 RunStatus.RUNNING, f"{n_workers} worker(s) on {self.backend.describe()}"
             )
+            counted_at_start, loop_start = self._budget(trials)[0], time.monotonic()
             while not self._stop_event.is_set():
                 trials = self._poll(target)
                 counted, in_flight = self._budget(trials)
                 if target is not None and counted >= target:
                     break
+                if target is not None:
+                    seconds = time.monotonic() - loop_start
+                    rate = (counted - counted_at_start) / seconds if seconds > 0 else 0.0
+                    pool = self._ticket_pool(n_workers, rate)
+                    in_flight += self._top_up(target, trials, pool)
                 if external:
                     if deadline is not None and time.time() >= deadline:
                         break
@@ -587,7 +614,7 @@ class StudyRunner:
                     if (target is None or timed_out) and not errors:
                         break
                     if target is not None and not in_flight:
-                        self._top_up(target, trials)
+                        self._top_up(target, trials, pool)
                     launched_at = counted
                     backend_thread = launch()
                 elif deadline is not None and time.time() >= deadline + self.heartbeat_grace:

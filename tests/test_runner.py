@@ -61,6 +61,30 @@ def test_exact_budget_with_two_workers(backend: str, storage_url: str) -> None:
     assert all(set(t.params) == {"x", "n", "kind"} for t in study.trials)
 
 
+def _quick(params: dict) -> float:
+    time.sleep(0.01)
+    return quadratic(params)
+
+
+def test_tickets_are_issued_as_a_pool_not_the_whole_budget() -> None:
+    """Every claim reads the WAITING trials (and the gRPC client re-fetches all unfinished
+    ones), so the driver keeps a small refilled pool; workers wait for refills, never leave
+    early, and the budget is still exact."""
+    runner = StudyRunner(_quick, space=SPACE, storage="memory", n_workers=2, seed=0)
+    peak = [0]
+
+    def watch(event: object) -> None:
+        if isinstance(event, TrialFinished):
+            waiting = runner.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+            peak[0] = max(peak[0], len(waiting))
+
+    runner.subscribe(watch)
+    study = runner.start(n_trials=300).wait(timeout=120)
+    assert states(study) == {"COMPLETE": 300}
+    assert 0 < peak[0] <= 100, f"{peak[0]} tickets were waiting at once"
+    assert len({t.system_attrs[_attrs.WORKER] for t in study.trials}) == 2
+
+
 def test_standard_optuna_objective_runs_unchanged() -> None:
     runner = StudyRunner(trial_objective, storage="memory", n_workers=2, seed=0)
     study = runner.start(n_trials=30).wait(timeout=60)
