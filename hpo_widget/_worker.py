@@ -5,7 +5,7 @@ Design, in short (see ``runner.py`` for the driver side):
 * The budget is made of **tickets**: WAITING Optuna trials the driver creates.  A worker claims
   one atomically (WAITING -> RUNNING is a compare-and-set in every Optuna storage), samples its
   parameters, runs the objective and tells the result.  The driver keeps a pool of tickets
-  (two refill intervals of work) topped up, never more than the budget, so N workers on M machines
+  (grown while workers drain it) topped up, never more than the budget, so N workers on M machines
   reach *exactly* ``n_trials`` without talking to each other; a worker that finds the pool
   empty leaves once every trial of the budget is finished or held, and waits for a refill
   otherwise.

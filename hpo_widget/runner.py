@@ -11,7 +11,6 @@ re-queues trials whose worker died and turns Stop into cancellation.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 import uuid
@@ -44,6 +43,8 @@ __all__ = ["Progress", "RunError", "StudyRunner"]
 
 _log = logging.getLogger(__name__)
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+#: The ticket pool grows by doubling while workers drain it between polls, up to this.
+_MAX_TICKET_POOL = 1024
 
 
 class RunError(RuntimeError):
@@ -408,17 +409,21 @@ class StudyRunner:
             optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system_attrs)
         )
 
-    def _ticket_pool(self, n_workers: int, rate: float) -> int:
-        """How many tickets to keep WAITING: two refill intervals of work at the rate seen so
-        far, at least four per worker.
+    def _initial_pool(self, n_workers: int, target: int | None, ref: StorageRef) -> int:
+        """How many tickets to keep WAITING at first.
 
-        Not the whole budget at once: every worker's claim and every sampler call reads the
-        WAITING trials, and through the gRPC proxy Optuna's client cache re-fetches all
-        unfinished trials on each read, so a 1,000-trial budget issued up front made each trial
-        pay for 1,000 round-tripped tickets.  Workers that find the pool empty while the budget
-        is open wait for the driver to refill it (see ``_worker.run_worker``).
+        Every claim and every sampler call reads the WAITING trials.  Through the gRPC proxy
+        Optuna's client cache re-fetches all unfinished trials on each read, and an RDB storage
+        loads each waiting row, so a 1,000-trial budget issued up front made each trial pay for
+        1,000 tickets: those workers get a pool (8 per worker, at least 64) that the driver
+        refills each poll and doubles whenever workers drained it between two polls; workers
+        that find it empty while the budget is open wait for the refill (``_worker``).  Threads
+        sharing the driver's storage object and journal files replay the whole log on every
+        read anyway, so there the whole budget is issued at once and nobody waits.
         """
-        return max(4 * max(n_workers, 1), 8, math.ceil(rate * 2 * self.poll_interval))
+        if self.backend.in_process or ref.kind == "journal":
+            return max(target or 0, _MAX_TICKET_POOL)
+        return max(8 * max(n_workers, 1), 64)
 
     def _top_up(self, target: int, trials: Sequence[FrozenTrial], pool: int | None = None) -> int:
         """Issue tickets up to the budget (and the pool); returns how many were added."""
@@ -542,12 +547,12 @@ class StudyRunner:
             if target is not None and n_workers:
                 counted, _ = self._budget(trials)
                 n_workers = max(1, min(n_workers, target - counted))
-            pool = self._ticket_pool(n_workers, 0.0)
+            ref, proxy = self._worker_storage(run_id)
+            pool = self._initial_pool(n_workers, target, ref)
             if target is not None:
                 self._top_up(target, trials, pool)
                 trials = self._study.get_trials(deepcopy=False)
             self._write_run(run_id, target, stop=False)
-            ref, proxy = self._worker_storage(run_id)
             task = WorkerTask(
                 objective=self.objective,
                 study_name=self.study_name,
@@ -584,16 +589,17 @@ class StudyRunner:
             self._set_status(
                 RunStatus.RUNNING, f"{n_workers} worker(s) on {self.backend.describe()}"
             )
-            counted_at_start, loop_start = self._budget(trials)[0], time.monotonic()
             while not self._stop_event.is_set():
                 trials = self._poll(target)
                 counted, in_flight = self._budget(trials)
                 if target is not None and counted >= target:
                     break
+                starved = False
                 if target is not None:
-                    seconds = time.monotonic() - loop_start
-                    rate = (counted - counted_at_start) / seconds if seconds > 0 else 0.0
-                    pool = self._ticket_pool(n_workers, rate)
+                    waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+                    starved = waiting == 0 and counted + in_flight < target
+                    if starved:
+                        pool = max(pool, min(2 * pool, _MAX_TICKET_POOL))
                     in_flight += self._top_up(target, trials, pool)
                 if external:
                     if deadline is not None and time.time() >= deadline:
@@ -619,7 +625,8 @@ class StudyRunner:
                     backend_thread = launch()
                 elif deadline is not None and time.time() >= deadline + self.heartbeat_grace:
                     break
-                self._stop_event.wait(self.poll_interval)
+                # Starved workers are waiting for tickets: look again soon.
+                self._stop_event.wait(self.poll_interval / 10 if starved else self.poll_interval)
 
             if self._stop_event.is_set():
                 self._status = RunStatus.STOPPING

@@ -68,9 +68,9 @@ def _quick(params: dict) -> float:
 
 def test_tickets_are_issued_as_a_pool_not_the_whole_budget() -> None:
     """Every claim reads the WAITING trials (and the gRPC client re-fetches all unfinished
-    ones), so the driver keeps a small refilled pool; workers wait for refills, never leave
-    early, and the budget is still exact."""
-    runner = StudyRunner(_quick, space=SPACE, storage="memory", n_workers=2, seed=0)
+    ones), so for workers in other processes the driver keeps a refilled pool; workers wait
+    for refills, never leave early, and the budget is still exact."""
+    runner = StudyRunner(_quick, space=SPACE, storage="memory", backend="loky", n_workers=2, seed=0)
     peak = [0]
 
     def watch(event: object) -> None:
@@ -81,7 +81,7 @@ def test_tickets_are_issued_as_a_pool_not_the_whole_budget() -> None:
     runner.subscribe(watch)
     study = runner.start(n_trials=300).wait(timeout=120)
     assert states(study) == {"COMPLETE": 300}
-    assert 0 < peak[0] <= 100, f"{peak[0]} tickets were waiting at once"
+    assert 0 < peak[0] <= 200, f"{peak[0]} tickets were waiting at once"
     assert len({t.system_attrs[_attrs.WORKER] for t in study.trials}) == 2
 
 
