@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -108,6 +109,21 @@ def _signal(ident: tuple[int, str], sig: int) -> None:
     if _alive(ident):
         with contextlib.suppress(ProcessLookupError):
             os.kill(ident[0], sig)
+
+
+def _die_with_this_process() -> list[str]:
+    """Command prefix that sends the JVM SIGTERM if this process dies without stopping it.
+
+    ``atexit`` covers a normal exit or a kernel shutdown request; a SIGKILLed kernel (a
+    restart that timed out, the OOM killer) would otherwise leave the master and workers
+    running.  util-linux's ``setpriv --pdeathsig`` sets this in the child itself, so nothing
+    runs between fork and exec here.  Linux delivers the signal when the *thread* that started
+    the child ends, so it is used only from the main thread; elsewhere, atexit alone.
+    """
+    setpriv = shutil.which("setpriv")
+    if setpriv is None or threading.current_thread() is not threading.main_thread():
+        return []
+    return [setpriv, "--pdeathsig", "TERM", "--"]
 
 
 class LocalSparkCluster:
@@ -231,10 +247,10 @@ class LocalSparkCluster:
         log = open(self.work_dir / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
         self._logs.append(log)
         spark_class = str(Path(spark_home()) / "bin" / "spark-class")
-        # spark-class ends in `exec java ...`, so the PID we get is the JVM's.  A new session keeps
-        # Ctrl-C in a notebook from reaching the JVMs; we stop them ourselves.
+        # spark-class ends in `exec java ...` (as does setpriv), so the PID we get is the JVM's.
+        # A new session keeps Ctrl-C in a notebook from reaching the JVMs; we stop them ourselves.
         return subprocess.Popen(
-            [spark_class, *args],
+            [*_die_with_this_process(), spark_class, *args],
             env=env,
             cwd=self.work_dir,
             stdin=subprocess.DEVNULL,

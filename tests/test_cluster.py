@@ -216,3 +216,35 @@ def test_stop_ends_every_process_it_started(
     cluster.stop()
     assert not [p for p in pids if pid_alive(p)]
     cluster.stop()  # idempotent
+
+
+_OWNER = """
+import sys, time
+from hpo_widget.cluster import LocalSparkCluster
+cluster = LocalSparkCluster(n_workers=1, memory="512m").start()
+print(cluster.master_pid, *cluster.worker_pids, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_killed_owner_takes_its_cluster_jvms_with_it(tmp_path: Path) -> None:
+    """A SIGKILLed kernel runs no atexit hook: the JVMs still go (setpriv --pdeathsig)."""
+    import subprocess
+    import sys
+
+    owner = subprocess.Popen(
+        [sys.executable, "-c", _OWNER], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    try:
+        line = owner.stdout.readline() if owner.stdout else ""
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 2 and all(pid_alive(p) for p in pids), line
+    finally:
+        owner.kill()  # by PID: the process this test started
+        owner.wait(10)
+    try:
+        wait_for(lambda: not any(pid_alive(p) for p in pids), 30, "the cluster JVMs to exit")
+    finally:
+        for pid in pids:  # the JVMs our owner process started, if the test failed
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
