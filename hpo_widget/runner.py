@@ -415,7 +415,7 @@ class StudyRunner:
         Every claim and every sampler call reads the WAITING trials.  Through the gRPC proxy
         Optuna's client cache re-fetches all unfinished trials on each read, and an RDB storage
         loads each waiting row, so a 1,000-trial budget issued up front made each trial pay for
-        1,000 tickets: those workers get a pool (8 per worker, at least 64) that the driver
+        1,000 tickets: those workers get a pool (4 per worker, at least 16) that the driver
         refills each poll and doubles whenever workers drained it between two polls; workers
         that find it empty while the budget is open wait for the refill (``_worker``).  Threads
         sharing the driver's storage object and journal files replay the whole log on every
@@ -423,7 +423,7 @@ class StudyRunner:
         """
         if self.backend.in_process or ref.kind == "journal":
             return max(target or 0, _MAX_TICKET_POOL)
-        return max(8 * max(n_workers, 1), 64)
+        return max(4 * max(n_workers, 1), 16)
 
     def _top_up(self, target: int, trials: Sequence[FrozenTrial], pool: int | None = None) -> int:
         """Issue tickets up to the budget (and the pool); returns how many were added."""
