@@ -218,21 +218,32 @@ def test_saved_example_notebooks_show_their_figures_when_opened(jupyter_lab: str
                 want = _plotly_outputs(path)
                 assert want >= 1, f"{path.name} has no saved figure"
                 page.goto(f"{base}{path.name}{query}")
-                page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=90_000)
+                # Count inside this notebook's own panel, not whatever else is still in the DOM.
+                current = (
+                    "(() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                    f" return w && w.context && w.context.path.endsWith({path.name!r})"
+                    " ? w.node : null; })()"
+                )
                 page.wait_for_function(
-                    f"() => document.querySelectorAll('.jp-OutputArea .js-plotly-plot')"
-                    f".length >= {want}",
-                    timeout=60_000,
+                    f"() => {{ const n = {current}; return n && n.querySelectorAll("
+                    f"'.jp-OutputArea .js-plotly-plot').length >= {want}; }}",
+                    timeout=90_000,
                 )
-                errors = page.locator(
-                    ".jp-OutputArea-output .jp-RenderedText[data-mime-type"
-                    "='application/vnd.jupyter.stderr']"
+                drawn = page.evaluate(
+                    f"() => {current}.querySelectorAll('.jp-OutputArea .js-plotly-plot').length"
                 )
-                assert page.locator(".jp-OutputArea .js-plotly-plot").count() == want, path.name
-                assert errors.count() == 0, f"{path.name}: {errors.first.inner_text()}"
+                stderr = page.evaluate(
+                    f"() => Array.from({current}.querySelectorAll("
+                    "'[data-mime-type=\"application/vnd.jupyter.stderr\"]'))"
+                    ".map(e => e.innerText)"
+                )
+                assert drawn == want, f"{path.name}: {drawn} figures drawn, {want} saved"
+                assert not stderr, f"{path.name}: {stderr[0][:300]}"
                 # Close it (and its kernel) before the next one.
                 page.evaluate("window.jupyterapp.commands.execute('application:close-all')")
-                page.wait_for_timeout(500)
+                page.wait_for_function(
+                    "() => document.querySelectorAll('.jp-NotebookPanel').length === 0"
+                )
         finally:
             browser.close()
 
