@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +39,14 @@ from .samplers import PrunerSpec, SamplerSpec, make_pruner, make_sampler
 from .space import SearchSpace
 from .storage import StorageRef, mask_password, open_storage
 
-__all__ = ["WorkerResult", "WorkerTask", "claim_ticket", "counts_towards_budget", "run_worker"]
+__all__ = [
+    "WorkerResult",
+    "WorkerTask",
+    "budget",
+    "claim_ticket",
+    "counts_towards_budget",
+    "run_worker",
+]
 
 #: Seconds between looks at an empty ticket pool while the budget is still open.
 _REFILL_WAIT = 0.02
@@ -86,19 +93,25 @@ def counts_towards_budget(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.FAIL and not trial.system_attrs.get(_attrs.LOST)
 
 
+def budget(trials: Iterable[FrozenTrial]) -> tuple[int, int]:
+    """(trials that count towards the budget, trials in flight: RUNNING or WAITING)."""
+    counted = in_flight = 0
+    for t in trials:
+        if counts_towards_budget(t):
+            counted += 1
+        elif t.state in (TrialState.RUNNING, TrialState.WAITING):
+            in_flight += 1
+    return counted, in_flight
+
+
 def _budget_open(storage: BaseStorage, study: optuna.Study) -> bool:
-    """Whether the run still needs trials that nobody holds: the driver keeps only a pool of
-    tickets WAITING, so an empty pool does not mean the budget is spent."""
+    """Whether the run still needs trials that nobody holds: the driver may keep only a pool
+    of tickets WAITING, so an empty pool does not mean the budget is spent."""
     run = storage.get_study_system_attrs(study._study_id).get(_attrs.RUN) or {}
     target = run.get("n_trials")
     if target is None or run.get("stop"):
         return False
-    taken = sum(
-        1
-        for t in study.get_trials(deepcopy=False)
-        if counts_towards_budget(t) or t.state in (TrialState.RUNNING, TrialState.WAITING)
-    )
-    return taken < int(target)
+    return sum(budget(study.get_trials(deepcopy=False))) < int(target)
 
 
 def worker_id(slot: int) -> str:

@@ -28,6 +28,7 @@ from ._worker import (
     _LOCAL_STORAGES,
     WorkerResult,
     WorkerTask,
+    budget,
     counts_towards_budget,
     run_worker,
 )
@@ -392,11 +393,6 @@ class StudyRunner:
         self.backend.close()
 
     # -- driver ------------------------------------------------------------------------------
-    def _budget(self, trials: Sequence[FrozenTrial]) -> tuple[int, int]:
-        counted = sum(1 for t in trials if counts_towards_budget(t))
-        in_flight = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING))
-        return counted, in_flight
-
     def _add_ticket(
         self, params: dict[str, Any] | None = None, retry_of: int | None = None
     ) -> None:
@@ -409,7 +405,7 @@ class StudyRunner:
             optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system_attrs)
         )
 
-    def _initial_pool(self, n_workers: int, target: int | None, ref: StorageRef) -> int:
+    def _initial_pool(self, n_workers: int, ref: StorageRef) -> int | None:
         """How many tickets to keep WAITING at first.
 
         Every claim and every sampler call reads the WAITING trials.  Through the gRPC proxy
@@ -419,15 +415,15 @@ class StudyRunner:
         refills each poll and doubles whenever workers drained it between two polls; workers
         that find it empty while the budget is open wait for the refill (``_worker``).  Threads
         sharing the driver's storage object and journal files replay the whole log on every
-        read anyway, so there the whole budget is issued at once and nobody waits.
+        read anyway, so there the whole budget is issued at once (None: no pool).
         """
         if self.backend.in_process or ref.kind == "journal":
-            return max(target or 0, _MAX_TICKET_POOL)
+            return None
         return max(4 * max(n_workers, 1), 16)
 
     def _top_up(self, target: int, trials: Sequence[FrozenTrial], pool: int | None = None) -> int:
         """Issue tickets up to the budget (and the pool); returns how many were added."""
-        counted, in_flight = self._budget(trials)
+        counted, in_flight = budget(trials)
         need = target - counted - in_flight
         if need < 0:
             self._cancel_surplus_tickets(-need)
@@ -545,13 +541,12 @@ class StudyRunner:
             trials = self._study.get_trials(deepcopy=False)
             n_workers = self.backend.default_workers() if self.n_workers is None else self.n_workers
             if target is not None and n_workers:
-                counted, _ = self._budget(trials)
+                counted, _ = budget(trials)
                 n_workers = max(1, min(n_workers, target - counted))
             ref, proxy = self._worker_storage(run_id)
-            pool = self._initial_pool(n_workers, target, ref)
+            pool = self._initial_pool(n_workers, ref)
             if target is not None:
-                self._top_up(target, trials, pool)
-                trials = self._study.get_trials(deepcopy=False)
+                self._top_up(target, trials, pool)  # adds WAITING trials: counts stay the same
             self._write_run(run_id, target, stop=False)
             task = WorkerTask(
                 objective=self.objective,
@@ -582,23 +577,23 @@ class StudyRunner:
                 return thread
 
             external = n_workers == 0  # only `hpo-widget worker` processes do the work
-            if not external and (target is None or self._budget(trials)[0] < target):
+            if not external and (target is None or budget(trials)[0] < target):
                 backend_thread = launch()
-            launched_at = self._budget(trials)[0]
+            launched_at = budget(trials)[0]
             failed_launches = 0
             self._set_status(
                 RunStatus.RUNNING, f"{n_workers} worker(s) on {self.backend.describe()}"
             )
             while not self._stop_event.is_set():
                 trials = self._poll(target)
-                counted, in_flight = self._budget(trials)
+                counted, in_flight = budget(trials)
                 if target is not None and counted >= target:
                     break
                 starved = False
                 if target is not None:
                     waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
                     starved = waiting == 0 and counted + in_flight < target
-                    if starved:
+                    if starved and pool is not None:
                         pool = max(pool, min(2 * pool, _MAX_TICKET_POOL))
                     in_flight += self._top_up(target, trials, pool)
                 if external:

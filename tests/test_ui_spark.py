@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 from hpo_widget import _attrs
 from hpo_widget.ui import Panel, close_all
 from tests import spark_objectives as so
+from tests.test_space import EXAMPLE
 
 pytestmark = pytest.mark.spark
 
@@ -56,23 +57,7 @@ def test_hand_built_conditional_space_runs_on_local_spark_stops_and_resumes(_pan
     depth.parent.value, depth.values.value = "classifier", "RandomForest"
     assert form.valid, [html.unescape(r.error.value) for r in form.rows]
     assert form.space is not None
-    assert form.space.to_dict() == {
-        "classifier": {"type": "categorical", "choices": ["SVC", "RandomForest"]},
-        "svc_c": {
-            "type": "float",
-            "low": 1e-10,
-            "high": 1e10,
-            "log": True,
-            "condition": {"classifier": ["SVC"]},
-        },
-        "rf_max_depth": {
-            "type": "int",
-            "low": 2,
-            "high": 32,
-            "log": True,
-            "condition": {"classifier": ["RandomForest"]},
-        },
-    }
+    assert form.space.to_dict() == EXAMPLE  # the SVC vs RandomForest space
 
     settings = panel.settings
     settings.direction.value = "maximize"
