@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -104,11 +105,15 @@ def load_callable(reference: str, *, field: str = "objective") -> Callable[..., 
         raise ValueError(f"{field}: {reference!r} must look like 'package.module:function'")
     try:
         module = importlib.import_module(module_name)
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
+        if not _is_the_module(exc.name, module_name):
+            raise ValueError(_import_failed(field, module_name, exc)) from None
         raise ValueError(
             f"{field}: cannot import module {module_name!r} ({exc}); check the name and that it is "
             "on PYTHONPATH (the spec's directory is added automatically)"
         ) from None
+    except (Exception, SystemExit) as exc:  # the module was found but running it failed
+        raise ValueError(_import_failed(field, module_name, exc)) from None
     target: Any = module
     for part in attr.split("."):
         if not hasattr(target, part):
@@ -117,3 +122,29 @@ def load_callable(reference: str, *, field: str = "objective") -> Callable[..., 
     if not callable(target):
         raise ValueError(f"{field}: {reference!r} is not callable")
     return target  # type: ignore[no-any-return,unused-ignore]
+
+
+def _is_the_module(missing: str | None, module_name: str) -> bool:
+    """Whether a ModuleNotFoundError is about ``module_name`` (or a parent package) itself,
+    rather than about something the module imports."""
+    return missing is not None and (module_name == missing or module_name.startswith(missing + "."))
+
+
+def _import_failed(field: str, module_name: str, exc: BaseException) -> str:
+    """Name the field, the module and where it raised: the whole traceback would otherwise be
+    lost (workers and the CLI show one line), and the bare exception does not say which module of
+    the user's was being imported."""
+    where = ""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        where = f' at File "{exc.filename}", line {exc.lineno}'
+    else:
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames:
+            last = frames[-1]
+            code = f": {last.line.strip()}" if last.line else ""
+            where = f' at File "{last.filename}", line {last.lineno}, in {last.name}{code}'
+    what = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return (
+        f"{field}: importing module {module_name!r} raised {what}{where}; fix the module so it "
+        f'imports cleanly (python -c "import {module_name}" shows the full traceback)'
+    )

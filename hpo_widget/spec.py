@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import inspect
 import math
 import numbers
 import os
@@ -60,7 +59,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from .backends import BACKENDS
-from .samplers import PRUNERS, SAMPLERS
+from .samplers import PRUNERS, SAMPLERS, option_problems
 from .space import SearchSpace, SearchSpaceError
 from .storage import mask_password, resolve_storage
 
@@ -168,6 +167,14 @@ class RunSpec:
     retries: int = 1
     heartbeat_grace: float = 30.0
     base_dir: Path | None = field(default=None, compare=False)
+
+    def __repr__(self) -> str:
+        # Specs get printed in notebooks and pasted into issues: the storage URL (or an option
+        # such as a cluster URL) may carry a password.
+        shown = ", ".join(
+            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr
+        )
+        return mask_password(f"{type(self).__name__}({shown})")
 
     # -- reading -----------------------------------------------------------------------------
     @classmethod
@@ -653,28 +660,10 @@ def _unknown_name(value: Any, valid: Mapping[str, Any]) -> str:
 
 
 def _check_options(name: str, options: Mapping[str, Any], path: str, c: _Checker) -> None:
-    """Keyword arguments the Optuna class does not take, caught before any trial runs."""
-    import optuna
-
-    registry: Mapping[str, str | None] = SAMPLERS if path == "sampler" else PRUNERS
-    cls_name = registry.get(name)
-    if not options:
-        return
-    if cls_name is None:
-        c.add(f"{path}.options", f"the {name!r} {path} takes no options")
-        return
-    module = optuna.samplers if path == "sampler" else optuna.pruners
-    try:
-        params = inspect.signature(getattr(module, cls_name)).parameters
-    except (TypeError, ValueError, AttributeError):
-        return
-    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        return
-    names = [n for n, p in params.items() if p.kind != p.VAR_POSITIONAL]
-    for key in options:
-        if key not in names:
-            hint = _did_you_mean(key, names)
-            c.add(f"{path}.options.{key}", f"{cls_name} has no such argument{hint}")
+    """Options the Optuna class does not take or would take but cannot use (a negative
+    ``n_startup_trials``), caught before anything is opened or any trial runs."""
+    for where, message in option_problems(path, name, options, path=f"{path}.options"):
+        c.add(where, message)
 
 
 def _preset_from_dict(raw: Mapping[str, Any], c: _Checker) -> PresetObjective | None:

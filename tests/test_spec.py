@@ -356,3 +356,151 @@ def test_preset_with_dataset_function(tmp_path: Path) -> None:
     study = runner.start(n_trials=2).wait(timeout=60)
     assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
     assert 0.5 < study.best_value <= 1.0
+
+
+# -- sampler and pruner options: checked when the spec is read ---------------------------------
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (
+            base(sampler={"name": "tpe", "options": {"n_startup_trials": -3}}),
+            "sampler.options.n_startup_trials: must be >= 0, got -3",
+        ),
+        (
+            base(sampler={"name": "tpe", "options": {"n_ei_candidates": 0}}),
+            "sampler.options.n_ei_candidates: must be >= 1, got 0",
+        ),
+        (
+            base(sampler={"name": "tpe", "options": {"n_startup_trials": 2.5}}),
+            "sampler.options.n_startup_trials: must be an integer >= 0, got 2.5",
+        ),
+        (
+            base(sampler={"name": "tpe", "options": {"prior_weight": -1}}),
+            "sampler.options.prior_weight: must be > 0, got -1",
+        ),
+        (
+            base(sampler={"name": "tpe", "options": {"gamma": "fast"}}),
+            "sampler.options.gamma: must be a Python function (pass it through the Python API)",
+        ),
+        (
+            base(sampler={"name": "random", "options": {"seed": -1}}),
+            "sampler.options.seed: must be >= 0, got -1",
+        ),
+        (
+            base(sampler={"name": "nsgaii", "options": {"population_size": 1}}),
+            "sampler.options.population_size: must be >= 2, got 1",
+        ),
+        (
+            base(sampler={"name": "nsgaii", "options": {"crossover_prob": 1.5}}),
+            "sampler.options.crossover_prob: must be >= 0 and <= 1, got 1.5",
+        ),
+        (
+            base(sampler={"name": "grid", "options": {"search_space": {"x": 3}}}),
+            "sampler.options.search_space: GridSampler rejects it: 'int' object is not iterable",
+        ),
+        (
+            base(sampler={"name": "cmaes", "options": {"n_startup": 1}}),
+            "sampler.options.n_startup: CmaEsSampler has no such argument; did you mean "
+            "'n_startup_trials'? (it takes: x0, sigma0, n_startup_trials,",
+        ),
+        (
+            base(pruner={"name": "median", "options": {"n_startup_trials": -1}}),
+            "pruner.options.n_startup_trials: must be >= 0, got -1",
+        ),
+        (
+            base(pruner={"name": "median", "options": {"interval_steps": 0}}),
+            "pruner.options.interval_steps: must be >= 1, got 0",
+        ),
+        (
+            base(pruner={"name": "median", "options": {"warmup": 2}}),
+            "pruner.options.warmup: MedianPruner has no such argument; did you mean "
+            "'n_warmup_steps'? (it takes: "
+            "n_startup_trials, n_warmup_steps, interval_steps, n_min_trials)",
+        ),
+        (
+            base(pruner={"name": "successive_halving", "options": {"min_resource": "x"}}),
+            "pruner.options.min_resource: must be an integer >= 1, got 'x' (or 'auto')",
+        ),
+        (
+            base(pruner={"name": "hyperband", "options": {"min_resource": "auto"}}),
+            "pruner.options.min_resource: must be an integer >= 1, got 'auto'",
+        ),
+        (
+            base(pruner={"name": "hyperband", "options": {"min_resource": 9, "max_resource": 3}}),
+            "pruner.options.max_resource: must be >= min_resource (9), got 3",
+        ),
+    ],
+)
+def test_sampler_and_pruner_options_name_the_field(data: Any, expected: str) -> None:
+    problems = problems_of(data)
+    assert any(p.startswith(expected) for p in problems), problems
+
+
+def test_every_bad_option_is_reported_at_once() -> None:
+    problems = problems_of(
+        base(
+            sampler={"name": "tpe", "options": {"n_startup_trials": -3, "n_startup": 1}},
+            pruner={"name": "median", "options": {"n_warmup_steps": -1}},
+        )
+    )
+    assert [p.split(":", 1)[0] for p in problems] == [
+        "sampler.options.n_startup_trials",
+        "sampler.options.n_startup",
+        "pruner.options.n_warmup_steps",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sampler", "pruner"),
+    [
+        ({"name": "tpe", "options": {"n_startup_trials": 0, "multivariate": True}}, "none"),
+        ({"name": "tpe", "options": {"seed": 3, "consider_prior": None}}, "median"),
+        ({"name": "grid", "options": {"search_space": {"x": [1, 2]}}}, "none"),
+        ({"name": "qmc", "options": {"qmc_type": "halton", "scramble": True}}, "none"),
+        ({"name": "cmaes", "options": {"sigma0": 0.5, "n_startup_trials": 1}}, "none"),
+        ({"name": "nsgaii", "options": {"population_size": 2, "mutation_prob": None}}, "none"),
+        ("tpe", {"name": "median", "options": {"n_startup_trials": 0, "n_warmup_steps": 0}}),
+        ("tpe", {"name": "successive_halving", "options": {"min_resource": "auto"}}),
+        ("tpe", {"name": "hyperband", "options": {"min_resource": 1, "max_resource": "auto"}}),
+        ("tpe", {"name": "hyperband", "options": {"max_resource": 9, "reduction_factor": 3}}),
+    ],
+)
+def test_good_options_pass(sampler: Any, pruner: Any) -> None:
+    spec = RunSpec.from_dict(base(sampler=sampler, pruner=pruner))
+    assert spec.to_dict()["sampler"] == sampler
+
+
+def test_python_api_options_are_checked_too() -> None:
+    from hpo_widget import StudyRunner
+    from hpo_widget.samplers import PrunerSpec, SamplerSpec
+
+    with pytest.raises(ValueError, match=r"^sampler_options\.n_startup_trials: must be >= 0"):
+        SamplerSpec("tpe", {"n_startup_trials": -3})
+    with pytest.raises(ValueError, match=r"^pruner_options\.n_warmup_steps: must be >= 0"):
+        PrunerSpec("median", {"n_warmup_steps": -1})
+    with pytest.raises(ValueError, match=r"sampler_options\.n_startup_trials: must be >= 0"):
+        StudyRunner(lambda trial: 0.0, storage="memory", sampler_options={"n_startup_trials": -3})
+
+
+# -- an objective module that raises while it is imported ---------------------------------------
+def test_objective_module_that_raises_on_import_is_a_spec_problem(tmp_path: Path) -> None:
+    write(tmp_path, "raisingmod.py", 'raise RuntimeError("boom while importing raisingmod")\n')
+    write(
+        tmp_path, "needs_dep.py", "import no_such_dependency_xyz\n\ndef f(trial):\n    return 0\n"
+    )
+    spec = RunSpec.from_dict({"objective": "raisingmod:f"}, base_dir=tmp_path)
+    with pytest.raises(SpecError) as info:
+        spec.build_runner(storage="memory")
+    (problem,) = info.value.problems
+    assert problem.startswith(
+        "objective: importing module 'raisingmod' raised RuntimeError: boom while importing "
+        f'raisingmod at File "{tmp_path / "raisingmod.py"}", line 1, in <module>: raise '
+    )
+    # a module that is found but imports something missing is not "cannot import module"
+    dep = RunSpec.from_dict({"objective": "needs_dep:f"}, base_dir=tmp_path)
+    with pytest.raises(
+        SpecError,
+        match="objective: importing module 'needs_dep' raised "
+        "ModuleNotFoundError: No module named 'no_such_dependency_xyz'",
+    ):
+        dep.build_objective()

@@ -684,6 +684,7 @@ class Panel:
             "pruner_options": "pruner",
             "directions": "direction",
         }
+        field = field.split(".", 1)[0]  # "sampler_options.n_startup_trials" -> the sampler row
         field = aliases.get(field, field)
         if field in known:
             self.settings.report(field, text.split(":", 1)[1].strip())
