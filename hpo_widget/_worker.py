@@ -7,8 +7,8 @@ Design, in short (see ``runner.py`` for the driver side):
   parameters, runs the objective and tells the result.  The driver keeps a pool of tickets
   (grown while workers drain it) topped up, never more than the budget, so N workers on M machines
   reach *exactly* ``n_trials`` without talking to each other; a worker that finds the pool
-  empty leaves once every trial of the budget is finished or held, and waits for a refill
-  otherwise.
+  empty waits (backing off) while the run is active and its budget not reached, so a trial
+  that a dead worker held comes back as a retry without workers leaving and being relaunched.
 * Without a trial budget (timeout only) workers create trials with ``study.ask()`` until the
   deadline or a stop.
 * A heartbeat thread stamps the running trial every few seconds, so the driver can tell a slow
@@ -53,6 +53,12 @@ _REFILL_WAIT = 0.02
 #: A worker that finds no ticket for this long leaves even if the budget looks open (the
 #: driver that refills the pool died; a new run relaunches workers).
 _STARVED_LIMIT = 60.0
+
+#: Exceptions an objective may raise to leave that are still the objective's own failure.
+_OBJECTIVE_EXITS: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemExit)
+#: Longest pause between looks at storage while waiting for work (the wait starts at
+#: ``_REFILL_WAIT`` and doubles, so a refill is seen at once and an idle worker costs little).
+_MAX_IDLE_WAIT = 0.5
 
 #: Stop events of runners living in this process, by run id (threads see them without I/O).
 _LOCAL_STOPS: dict[str, threading.Event] = {}
@@ -104,25 +110,46 @@ def budget(trials: Iterable[FrozenTrial]) -> tuple[int, int]:
     return counted, in_flight
 
 
-def _budget_open(storage: BaseStorage, study: optuna.Study) -> bool:
-    """Whether the run still needs trials that nobody holds: the driver may keep only a pool
-    of tickets WAITING, so an empty pool does not mean the budget is spent."""
-    run = storage.get_study_system_attrs(study._study_id).get(_attrs.RUN) or {}
+def _run_record(storage: BaseStorage, study_id: int) -> dict[str, Any]:
+    run = storage.get_study_system_attrs(study_id).get(_attrs.RUN)
+    return run if isinstance(run, dict) else {}
+
+
+def _may_need_more(storage: BaseStorage, study: optuna.Study, run_id: str) -> bool:
+    """Whether a worker that found no ticket should wait rather than leave.
+
+    It waits while this run is active and its budget is not yet reached, even when every
+    remaining trial is held: the driver keeps only a pool of tickets WAITING, and a trial held
+    by a dead worker comes back as a retry ticket once the driver reaps it.  Leaving then would
+    make the driver relaunch workers every poll (issue: relaunch churn).
+    """
+    run = _run_record(storage, study._study_id)
     target = run.get("n_trials")
-    if target is None or run.get("stop"):
+    if target is None or run.get("stop") or run.get("id") != run_id:
         return False
-    return sum(budget(study.get_trials(deepcopy=False))) < int(target)
+    counted, _ = budget(study.get_trials(deepcopy=False))
+    return counted < int(target)
 
 
 def worker_id(slot: int) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{slot}"
 
 
+def _claim_order(trial: FrozenTrial) -> tuple[int, int]:
+    """Retries of lost trials first (they were the oldest work), then tickets oldest first."""
+    return (0 if _attrs.RETRY_OF in trial.system_attrs else 1, trial.number)
+
+
 def claim_ticket(study: optuna.Study) -> optuna.Trial | None:
-    """Atomically take one WAITING trial (a budget ticket or a retry), or None if there is none."""
+    """Atomically take one WAITING trial (a budget ticket or a retry), or None if there is none.
+
+    WAITING -> RUNNING is a compare-and-set in every Optuna storage (on SQLite only because
+    :func:`hpo_widget.storage.open_storage` makes its transactions take the write lock first).
+    """
     storage = study._storage
     study_id = study._study_id
-    for frozen in storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,)):
+    waiting = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
+    for frozen in sorted(waiting, key=_claim_order):
         try:
             if not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
                 continue
@@ -170,7 +197,7 @@ def _stop_requested(task: WorkerTask, storage: BaseStorage, study_id: int) -> bo
     local = _LOCAL_STOPS.get(task.run_id)
     if local is not None:
         return local.is_set()
-    run = storage.get_study_system_attrs(study_id).get(_attrs.RUN) or {}
+    run = _run_record(storage, study_id)
     return run.get("id") != task.run_id or bool(run.get("stop"))
 
 
@@ -199,7 +226,9 @@ def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str
     except optuna.TrialPruned:
         study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
         return
-    except task.catch as exc:
+    except (*task.catch, *_OBJECTIVE_EXITS) as exc:
+        # KeyboardInterrupt / SystemExit raised *by the objective* are its failure, not a lost
+        # worker: keep the traceback, fail the trial (it counts) and go on with the study.
         storage.set_trial_system_attr(trial._trial_id, _attrs.TRACEBACK, traceback.format_exc())
         storage.set_trial_system_attr(
             trial._trial_id, _attrs.FAIL_REASON, mask_password(f"{type(exc).__name__}: {exc}")
@@ -227,8 +256,14 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             sampler=make_sampler(task.sampler, space=task.space, worker_index=slot),
             pruner=make_pruner(task.pruner),
         )
-        heartbeat = _Heartbeat(storage, task.heartbeat_interval)
+        interval = task.heartbeat_interval
+        published = _run_record(storage, study._study_id).get("heartbeat_interval")
+        if isinstance(published, (int, float)) and published > 0:
+            # The driver publishes the interval its grace needs; beat at least that often.
+            interval = min(interval, float(published))
+        heartbeat = _Heartbeat(storage, interval)
         starved_until = time.monotonic() + _STARVED_LIMIT
+        idle_wait = _REFILL_WAIT
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
@@ -236,13 +271,15 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
                 break
             trial = claim_ticket(study) if task.use_tickets else study.ask()
             if trial is None:
-                # An empty pool with the budget open lasts until the driver's next refill;
-                # past the limit the driver is gone.
-                if time.monotonic() < starved_until and _budget_open(storage, study):
-                    time.sleep(_REFILL_WAIT)
+                # Wait while the run may still need this worker (a refill of the pool or a
+                # retry of a lost trial); past the limit the driver is gone.
+                if time.monotonic() < starved_until and _may_need_more(storage, study, task.run_id):
+                    time.sleep(idle_wait)
+                    idle_wait = min(2 * idle_wait, _MAX_IDLE_WAIT)
                     continue
                 break
             starved_until = time.monotonic() + _STARVED_LIMIT
+            idle_wait = _REFILL_WAIT
             heartbeat.track(trial._trial_id)
             try:
                 _run_one(study, trial, task, me)

@@ -11,6 +11,8 @@ re-queues trials whose worker died and turns Stop into cancellation.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
@@ -44,6 +46,9 @@ __all__ = ["Progress", "RunError", "StudyRunner"]
 
 _log = logging.getLogger(__name__)
 _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+#: Seconds a local worker's death is confirmed while the backend runs (see _exit_reason).
+_EXIT_CONFIRM = 2.0
+_TAKEN_OVER = "another run of this study took over"
 #: The ticket pool grows by doubling while workers drain it between polls, up to this.
 _MAX_TICKET_POOL = 1024
 
@@ -86,6 +91,29 @@ def _eta(p: Progress) -> float | None:
     if p.elapsed <= 0 or done_here <= 0:
         return None
     return p.elapsed / done_here * left
+
+
+def _local_pid(worker: str) -> int | None:
+    """The PID in a worker id ``host:pid:slot`` when that worker runs on this host."""
+    parts = worker.split(":")
+    if len(parts) < 3 or not parts[-2].isdigit() or ":".join(parts[:-2]) != socket.gethostname():
+        return None
+    return int(parts[-2])
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie (an exited child not yet reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): existence is all we can tell
 
 
 def _is_ours(trial: FrozenTrial) -> bool:
@@ -218,6 +246,10 @@ class StudyRunner:
         self._workers_seen: set[str] = set()
         self._results: list[WorkerResult] = []
         self._finished_at_start = 0
+        self._backend_thread: threading.Thread | None = None
+        #: Workers (host:pid:slot) of this host seen dead, with when: see _exit_reason.
+        self._exited_since: dict[str, float] = {}
+        self._stop_reason = "stopped by user"
 
     # -- study -------------------------------------------------------------------------------
     def _create_or_load(
@@ -474,19 +506,80 @@ class StudyRunner:
             self._add_ticket()  # out of retries: a fresh trial keeps the budget exact
 
     def _reap_lost(self, trials: Sequence[FrozenTrial], target: int | None) -> None:
+        """Fail and re-queue RUNNING trials nobody is working on any more.
+
+        A trial is live while its worker's heartbeat (or, before the first beat, its start) is
+        younger than ``heartbeat_grace``.  That holds for every RUNNING trial, whoever created
+        it: one a plain ``study.optimize`` left behind when it crashed, or a ``study.ask()`` in
+        user code, has no hpo_widget heartbeat and is taken as abandoned ``heartbeat_grace``
+        after it started (otherwise it would hold the run one short of its total forever).
+        A worker process on this host that has exited is known sooner, from its PID.
+        """
         now = time.time()
         by_number = {t.number: t for t in trials}
         for t in trials:
-            if t.state != TrialState.RUNNING or not _is_ours(t) or t.datetime_start is None:
+            if t.state != TrialState.RUNNING or t.datetime_start is None:
                 continue
-            last = max(t.datetime_start.timestamp(), float(t.system_attrs.get(_attrs.HEARTBEAT, 0)))
-            silent = now - last
-            if silent <= self.heartbeat_grace:
-                continue
-            who = t.system_attrs.get(_attrs.WORKER, "an unknown worker")
-            if self._mark_lost(t._trial_id, f"worker {who} lost: no heartbeat for {silent:.0f} s"):
-                _log.warning("trial %d lost (worker %s); re-queued", t.number, who)
+            who = t.system_attrs.get(_attrs.WORKER)
+            reason = self._exit_reason(who, now) if isinstance(who, str) else None
+            if reason is None:
+                beat = float(t.system_attrs.get(_attrs.HEARTBEAT, 0))
+                silent = now - max(t.datetime_start.timestamp(), beat)
+                if silent <= self.heartbeat_grace:
+                    continue
+                if who is None:
+                    reason = (
+                        f"abandoned: RUNNING for {silent:.0f} s without a heartbeat and not "
+                        "started by an hpo_widget worker (a crashed study.optimize or an "
+                        "unfinished study.ask())"
+                    )
+                else:
+                    reason = f"worker {who} lost: no heartbeat for {silent:.0f} s"
+            if self._mark_lost(t._trial_id, reason):
+                _log.warning("trial %d %s; re-queued", t.number, reason)
                 self._requeue(t, by_number, target)
+
+    def _reap_unnamed(self, target: int | None) -> None:
+        """After the backend's call died, fail the tickets its workers claimed but had not yet
+        signed with their id (a worker killed between the claim and the next write): no PID
+        or heartbeat will ever name them."""
+        cause = self._backend_error() or "the backend's workers died"
+        trials = self._study.get_trials(deepcopy=False)
+        by_number = {t.number: t for t in trials}
+        for t in trials:
+            attrs = t.system_attrs
+            unnamed = _attrs.TICKET in attrs and _attrs.WORKER not in attrs
+            if t.state != TrialState.RUNNING or not unnamed:
+                continue
+            if self._mark_lost(t._trial_id, f"worker exited right after claiming ({cause})"):
+                self._requeue(t, by_number, target)
+
+    def _exit_reason(self, worker: str, now: float) -> str | None:
+        """Why ``worker`` (``host:pid:slot``) is known to be gone, or None if it may be alive.
+
+        Only for processes on this host.  While the backend still runs, a death is confirmed
+        for ``_EXIT_CONFIRM`` seconds first, so that the backend's own report (a loky exit code)
+        can name the cause.
+        """
+        pid = _local_pid(worker)
+        if pid is None or pid == os.getpid() or _pid_alive(pid):
+            return None
+        first = self._exited_since.setdefault(worker, now)
+        backend = self._backend_thread
+        if backend is not None and backend.is_alive() and now - first < _EXIT_CONFIRM:
+            return None
+        cause = self._backend_error()
+        return f"worker {worker} exited mid-trial" + (f" ({cause})" if cause else "")
+
+    def _backend_error(self) -> str | None:
+        """The telling line of the latest worker/backend failure of this run (an exit code
+        when the backend reported one), for the reason of the trials it took down."""
+        for r in reversed(self._results):
+            if r.error and r.error != "interrupted":
+                lines = [ln.strip() for ln in r.error.strip().splitlines() if ln.strip()]
+                telling = [ln for ln in lines if "exit" in ln.lower()] or lines
+                return telling[-1] if telling else None
+        return None
 
     def _publish(self, trials: Sequence[FrozenTrial]) -> None:
         for t in trials:
@@ -504,10 +597,33 @@ class StudyRunner:
         self._reap_lost(trials, target)
         return trials
 
+    def _heartbeat_interval(self) -> float:
+        """How often workers stamp their trial: well within the grace, never hammering storage."""
+        return max(0.5, min(10.0, self.heartbeat_grace / 3))
+
     def _write_run(self, run_id: str, target: int | None, stop: bool) -> None:
-        self._study._storage.set_study_system_attr(
-            self._study._study_id, _attrs.RUN, {"id": run_id, "n_trials": target, "stop": stop}
-        )
+        # Published so that `hpo-widget worker` processes beat as often as this grace needs.
+        record = {
+            "id": run_id,
+            "n_trials": target,
+            "stop": stop,
+            "heartbeat_interval": self._heartbeat_interval(),
+        }
+        self._study._storage.set_study_system_attr(self._study._study_id, _attrs.RUN, record)
+
+    def _ended_elsewhere(self, run_id: str) -> str | None:
+        """Why the run record says this run is over although nobody here asked, or None.
+
+        Anyone who can write the study may stop it (another kernel, ``hpo-widget``, a
+        dashboard); a second driver on the same study replaces the record and takes over.
+        """
+        attrs = self._study._storage.get_study_system_attrs(self._study._study_id)
+        run = attrs.get(_attrs.RUN)
+        if not isinstance(run, dict) or run.get("id") != run_id:
+            return _TAKEN_OVER
+        if run.get("stop"):
+            return "stopped through the study's storage"
+        return None
 
     def _worker_storage(self, run_id: str) -> tuple[StorageRef, Any]:
         """How workers reach storage, starting a proxy when they cannot open it themselves."""
@@ -534,7 +650,9 @@ class StudyRunner:
         run_id = uuid.uuid4().hex[:12]
         deadline = time.time() + timeout if timeout is not None else None
         proxy = None
-        backend_thread: threading.Thread | None = None
+        self._backend_thread = None
+        self._exited_since = {}
+        self._stop_reason = "stopped by user"
         if self.backend.in_process:
             _LOCAL_STOPS[run_id] = self._stop_event
         try:
@@ -558,7 +676,7 @@ class StudyRunner:
                 space=self.space,
                 use_tickets=target is not None,
                 deadline=deadline,
-                heartbeat_interval=max(0.5, min(10.0, self.heartbeat_grace / 3)),
+                heartbeat_interval=self._heartbeat_interval(),
             )
 
             def launch() -> threading.Thread:
@@ -570,7 +688,8 @@ class StudyRunner:
                             self.backend.run(run_worker, [(task, s) for s in range(n_workers)])
                         )
                     except BaseException as exc:  # surfaced by the driver loop below
-                        self._results.append(WorkerResult("backend", 0, mask_password(repr(exc))))
+                        error = f"{type(exc).__name__}: {exc}"
+                        self._results.append(WorkerResult("backend", 0, mask_password(error)))
 
                 thread = threading.Thread(target=body, name="hpo-backend", daemon=True)
                 thread.start()
@@ -578,13 +697,19 @@ class StudyRunner:
 
             external = n_workers == 0  # only `hpo-widget worker` processes do the work
             if not external and (target is None or budget(trials)[0] < target):
-                backend_thread = launch()
+                self._backend_thread = launch()
             launched_at = budget(trials)[0]
-            failed_launches = 0
+            failed_launches = idle_launches = 0
+            relaunch_at = 0.0
             self._set_status(
                 RunStatus.RUNNING, f"{n_workers} worker(s) on {self.backend.describe()}"
             )
             while not self._stop_event.is_set():
+                elsewhere = self._ended_elsewhere(run_id)
+                if elsewhere is not None:
+                    self._stop_reason = elsewhere
+                    self._stop_event.set()  # also what in-process workers watch
+                    break
                 trials = self._poll(target)
                 counted, in_flight = budget(trials)
                 if target is not None and counted >= target:
@@ -596,6 +721,7 @@ class StudyRunner:
                     if starved and pool is not None:
                         pool = max(pool, min(2 * pool, _MAX_TICKET_POOL))
                     in_flight += self._top_up(target, trials, pool)
+                backend_thread = self._backend_thread
                 if external:
                     if deadline is not None and time.time() >= deadline:
                         break
@@ -603,33 +729,47 @@ class StudyRunner:
                     errors = [
                         r.error for r in self._results if r.error and r.error != "interrupted"
                     ]
-                    if errors:
-                        # A dead worker (killed process, lost executor) must not end the run:
-                        # its trial is reaped by the heartbeat check and re-queued. Only a
-                        # failure that repeats without any progress is a broken run.
-                        failed_launches = failed_launches + 1 if counted == launched_at else 1
-                        if failed_launches > self.max_relaunches:
-                            raise RunError("workers keep failing:\n" + errors[0])
-                        _log.warning("workers failed, relaunching: %s", errors[0][-500:])
                     timed_out = deadline is not None and time.time() >= deadline
                     if (target is None or timed_out) and not errors:
                         break
-                    if target is not None and not in_flight:
-                        self._top_up(target, trials, pool)
-                    launched_at = counted
-                    backend_thread = launch()
+                    progressed = counted != launched_at
+                    if errors:
+                        # A dead worker (killed process, lost executor) must not end the run:
+                        # its trial is reaped (by PID or heartbeat) and re-queued.  Only a
+                        # failure that repeats without any progress is a broken run.
+                        failed_launches = 1 if progressed else failed_launches + 1
+                        if failed_launches > self.max_relaunches:
+                            raise RunError("workers keep failing:\n" + errors[0])
+                    # Workers wait while the budget may need them, so an early exit without
+                    # progress is rare; back off instead of relaunching every poll.
+                    idle_launches = 0 if progressed or errors else idle_launches + 1
+                    if relaunch_at == 0.0:
+                        relaunch_at = time.monotonic() + min(10.0, 0.5 * (2**idle_launches - 1))
+                    if time.monotonic() >= relaunch_at:
+                        if errors:
+                            _log.warning("workers failed, relaunching: %s", errors[0][-500:])
+                        self._poll(target)  # reap the dead workers' trials before relaunching
+                        if errors:
+                            self._reap_unnamed(target)
+                        if target is not None and not in_flight:
+                            self._top_up(target, self._study.get_trials(deepcopy=False), pool)
+                        launched_at, relaunch_at = counted, 0.0
+                        self._backend_thread = launch()
                 elif deadline is not None and time.time() >= deadline + self.heartbeat_grace:
                     break
                 # Starved workers are waiting for tickets: look again soon.
                 self._stop_event.wait(self.poll_interval / 10 if starved else self.poll_interval)
 
+            backend_thread = self._backend_thread
             if self._stop_event.is_set():
                 self._status = RunStatus.STOPPING
                 self._write_run(run_id, target, stop=True)
                 self.backend.cancel()
                 if backend_thread is not None:
-                    backend_thread.join(2.0)
-                self._fail_in_flight("stopped by user", target)
+                    backend_thread.join(1.0)  # a hung objective must not hold up Stop
+                if self._stop_reason != _TAKEN_OVER:
+                    # After a takeover the RUNNING trials may be the new run's: leave them.
+                    self._fail_in_flight(self._stop_reason, target)
             else:
                 # Always close the run, so external `hpo-widget worker` processes leave too.
                 self._write_run(run_id, target, stop=True)
@@ -637,7 +777,7 @@ class StudyRunner:
                     backend_thread.join(self.heartbeat_grace + 5)
             self._poll(None)
             if self._stop_event.is_set():
-                self._set_status(RunStatus.STOPPED, "stopped by user")
+                self._set_status(RunStatus.STOPPED, self._stop_reason)
             else:
                 self._set_status(RunStatus.FINISHED, self._summary())
         except BaseException as exc:

@@ -86,3 +86,14 @@ def assert_lost_trials_rerun(study: optuna.Study) -> None:
 
 def this_pid() -> int:
     return os.getpid()
+
+
+def assert_one_evaluation_each(study: optuna.Study, n_complete: int) -> None:
+    """For :func:`tests.spark_objectives.noop_objective` (value = x**2): every stored value came
+    from the stored parameter, i.e. no trial's record mixes two evaluations (two workers that
+    both claimed it), and the budget holds exactly."""
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    mixed = [t.number for t in complete if t.value != t.params["x"] ** 2]
+    assert not mixed, f"trials {mixed[:10]} store a value that their parameters did not produce"
+    assert len(complete) == n_complete
+    assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))

@@ -54,7 +54,9 @@ def write_spec(
                 return (params["x"] - 1) ** 2
 
             def crash(params):
-                raise SystemExit("worker dies")
+                import os
+
+                os._exit(7)  # the worker process dies (a SystemExit would only fail the trial)
 
             def trial_style(trial):
                 return trial.suggest_float("x", -1, 1) ** 2
@@ -205,10 +207,12 @@ def test_run_is_interrupted_cleanly_and_resumes(
 
 
 def test_run_failure_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = write_spec(tmp_path, objective="cli_quad:crash", retries=0)
+    spec = write_spec(
+        tmp_path, objective="cli_quad:crash", retries=0, backend={"name": "loky", "n_workers": 1}
+    )
     assert main(["run", str(spec), "-q"]) == 1
     err = capsys.readouterr().err
-    assert "hpo-widget: run failed:" in err and "worker dies" in err
+    assert "hpo-widget: run failed:" in err and "workers keep failing" in err
 
 
 # -- bad specs and arguments: exit 2 -----------------------------------------------------------
@@ -258,6 +262,108 @@ def test_spec_that_fails_at_construction_exits_2(
     err = capsys.readouterr().err
     assert err.startswith(f"hpo-widget: invalid spec {spec}:\n")
     assert message in err
+
+
+RAISING_MODULE = (
+    'def f(trial):\n    return 0.0\n\nraise RuntimeError("boom while importing raisingmod")\n'
+)
+IMPORT_PROBLEM = (
+    "objective: importing module 'raisingmod' raised RuntimeError: boom while importing "
+    "raisingmod at File "
+)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "SPEC", "-q"],
+        ["worker", "--spec", "SPEC", "--wait", "0"],
+        ["worker", "--objective", "raisingmod:f", "--study", "s", "--storage", "s.journal"],
+    ],
+    ids=["run", "worker-spec", "worker-objective"],
+)
+def test_objective_module_that_raises_on_import_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    # Before: exit 1 with the bare "boom ..." (taken for a storage that could not be opened) on
+    # `run`, and an uncaught traceback (exit 1) from both `worker` forms.
+    (tmp_path / "raisingmod.py").write_text(RAISING_MODULE)
+    spec = write_spec(tmp_path, objective="raisingmod:f", space=None, storage="s.journal")
+    argv = [str(spec) if a == "SPEC" else a for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert IMPORT_PROBLEM in err, err
+    assert f'{tmp_path / "raisingmod.py"}", line 4, in <module>: raise RuntimeError(' in err
+    assert "Traceback" not in err
+    if argv[0] == "run" or "--spec" in argv:
+        assert err.startswith(f"hpo-widget: invalid spec {spec}:\n  objective: ")
+    else:
+        assert err.startswith("hpo-widget: worker: objective: ")
+    assert not (tmp_path / "s.journal").exists()  # rejected before the storage is opened
+
+
+def test_console_script_exits_2_for_an_objective_that_raises_on_import(tmp_path: Path) -> None:
+    (tmp_path / "raisingmod.py").write_text(RAISING_MODULE)
+    spec = write_spec(tmp_path, objective="raisingmod:f", space=None)
+    env = {k: v for k, v in os.environ.items() if k != "HPO_WIDGET_STORAGE"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "hpo_widget", "run", str(spec)],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert IMPORT_PROBLEM in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        (
+            {"sampler": {"name": "tpe", "options": {"n_startup_trials": -3}}},
+            "sampler.options.n_startup_trials: must be >= 0, got -3",
+        ),
+        (
+            {"sampler": {"name": "tpe", "options": {"n_startup": 3}}},
+            "sampler.options.n_startup: TPESampler has no such argument; did you mean "
+            "'n_startup_trials'? (it takes: consider_prior, ",
+        ),
+        (
+            {"sampler": {"name": "tpe", "options": {"multivariate": "yes"}}},
+            "sampler.options.multivariate: must be true or false, got 'yes'",
+        ),
+        (  # Optuna's own validation, reached by building the sampler once
+            {"sampler": {"name": "qmc", "options": {"qmc_type": "bogus"}}},
+            "sampler.options.qmc_type: QMCSampler rejects it: The `qmc_type='bogus'` is invalid",
+        ),
+        (
+            {"pruner": {"name": "median", "options": {"n_warmup_steps": -1}}},
+            "pruner.options.n_warmup_steps: must be >= 0, got -1",
+        ),
+        (
+            {"pruner": {"name": "successive_halving", "options": {"reduction_factor": 1}}},
+            "pruner.options.reduction_factor: must be >= 2, got 1",
+        ),
+        (
+            {"pruner": {"name": "hyperband", "options": {"max_resource": 0}}},
+            "pruner.options.max_resource: must be >= 1, got 0 (or 'auto')",
+        ),
+    ],
+    ids=["negative", "unknown", "not-bool", "optuna", "warmup", "reduction", "max-resource"],
+)
+@pytest.mark.parametrize("command", ["run", "worker"])
+def test_bad_sampler_or_pruner_options_exit_2_naming_the_field(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fields: dict[str, Any],
+    message: str,
+    command: str,
+) -> None:
+    spec = write_spec(tmp_path, **fields)
+    argv = ["run", str(spec), "-q"] if command == "run" else ["worker", "--spec", str(spec)]
+    assert main([*argv, "--wait", "0"] if command == "worker" else argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"hpo-widget: invalid spec {spec}:\n")
+    assert f"\n  {message}" in err, err
+    assert not (tmp_path / "hpo_studies.journal").exists()  # no trial ran, nothing was opened
 
 
 def test_missing_spec_file_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
