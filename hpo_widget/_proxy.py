@@ -4,6 +4,15 @@ in-memory study, executors on other hosts for a local journal file).
 Optuna's public ``run_grpc_proxy_server`` blocks forever and cannot report the port it bound, so
 this builds the same server from Optuna's servicer and keeps a handle to stop it.
 
+**Authentication.**  Optuna's proxy (5.0) is an insecure channel with no credentials: anyone
+who reaches the port can read every study in the served storage, plant trials or set a run's
+stop flag.  So every proxy requires a per-run token in the gRPC metadata of each call, checked
+by a server interceptor (calls without it get ``UNAUTHENTICATED``).  Workers receive the token
+inside their task (:attr:`hpo_widget.storage.StorageRef.secret`); ``hpo-widget worker``
+processes read it from ``$HPO_WIDGET_PROXY_TOKEN``.  The token is not encryption (the channel
+is plaintext, so anyone who can sniff it can replay the token): beyond loopback, keep the port
+on a network only executors reach (on Kubernetes, a NetworkPolicy; see README).
+
 Serving a JournalStorage (the embedded default) is sound although Optuna's docs still call it
 unsupported (optuna#6084): JournalStorage tracks who owns a trial per *thread*, and the proxy runs
 every client's calls on a few shared threads, so popping a WAITING trial could report success to
@@ -15,22 +24,82 @@ tests/test_spark.py races 8 clients for 200 tickets to keep this true.
 
 from __future__ import annotations
 
+import collections
+import hmac
+import ipaddress
 import logging
+import os
+import secrets
+import warnings
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from optuna.storages import BaseStorage
+import grpc
+import optuna
+from optuna.storages import BaseStorage, GrpcStorageProxy
 
 from .storage import StorageRef
 
+__all__ = ["TOKEN_ENV", "TOKEN_METADATA", "StorageProxyServer", "connect_proxy"]
+
 _log = logging.getLogger(__name__)
+
+#: gRPC metadata key carrying the run's token (lower case, as gRPC requires).
+TOKEN_METADATA = "x-hpo-widget-token"
+#: Where ``hpo-widget worker`` (and a driver that must share a known token) finds the token.
+TOKEN_ENV = "HPO_WIDGET_PROXY_TOKEN"
+_DENIED = (
+    "hpo_widget storage proxy: missing or wrong token. Workers of a run get it with their "
+    f"task; for `hpo-widget worker` set ${TOKEN_ENV} to the token the driver uses"
+)
+
+
+#: Shorter user-given tokens are refused: a guessable token is no protection.
+_MIN_TOKEN_CHARS = 16
+#: A study name nobody uses: looking it up is the cheapest call that proves the token works.
+_PROBE_STUDY = "hpo_widget:token-check"
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _bracket(host: str) -> str:
+    """IPv6 literals need brackets in a gRPC target (``[::1]:50051``)."""
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+class _RequireToken(grpc.ServerInterceptor):
+    """Rejects every call whose metadata lacks the run's token (constant-time comparison)."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+        self._deny = grpc.unary_unary_rpc_method_handler(self._abort)
+
+    @staticmethod
+    def _abort(request: Any, context: grpc.ServicerContext) -> None:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, _DENIED)
+
+    def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
+        given = dict(handler_call_details.invocation_metadata or ()).get(TOKEN_METADATA, "")
+        if isinstance(given, str) and hmac.compare_digest(given.encode(), self._token):
+            return continuation(handler_call_details)
+        return self._deny
 
 
 class StorageProxyServer:
     """A gRPC storage proxy bound to ``host:port`` (port 0 picks a free one).
 
-    Binds to 127.0.0.1 by default; pass ``host="0.0.0.0"`` and an ``advertise`` address (e.g. the
-    driver pod's headless-service name on Kubernetes) to let executors on other hosts connect.
-    The channel is unauthenticated and unencrypted, so only open it on a trusted network.
+    Binds to 127.0.0.1 by default.  To let executors on other hosts connect, pass
+    ``host="0.0.0.0"`` *and* ``advertise``, the address they dial (on Kubernetes the driver
+    pod's IP or headless-service name).  ``token`` defaults to ``$HPO_WIDGET_PROXY_TOKEN`` or a
+    fresh random one per run.
     """
 
     def __init__(
@@ -41,27 +110,139 @@ class StorageProxyServer:
         port: int = 0,
         advertise: str | None = None,
         max_workers: int = 16,
+        token: str | None = None,
     ) -> None:
-        import grpc
-        from optuna.storages._grpc import servicer
-        from optuna.storages._grpc.auto_generated import api_pb2_grpc
-
-        self._server = grpc.server(ThreadPoolExecutor(max_workers=max_workers))
-        api_pb2_grpc.add_StorageServiceServicer_to_server(
-            servicer.OptunaStorageProxyService(storage), self._server
+        if advertise is None and not _is_loopback(host):
+            raise ValueError(
+                f"storage_proxy.advertise: the proxy binds {host!r}, beyond loopback, so "
+                "executors need the address to dial; set storage_proxy={'host': ..., "
+                "'advertise': '<driver pod IP or headless-service name>'}"
+            )
+        given = token or os.environ.get(TOKEN_ENV) or None
+        if given is not None and len(given) < _MIN_TOKEN_CHARS:
+            raise ValueError(
+                f"storage_proxy.token (or ${TOKEN_ENV}): a token must have at least "
+                f"{_MIN_TOKEN_CHARS} characters; make one with "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        self.token = given or secrets.token_urlsafe(32)
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=max_workers), interceptors=[_RequireToken(self.token)]
         )
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        _add_optuna_servicer(self._server, storage)
+        self.port = self._server.add_insecure_port(f"{_bracket(host)}:{port}")
         if self.port == 0:
             raise OSError(f"storage proxy: cannot bind {host}:{port}")
         self.host = host
-        self.advertise = advertise or ("127.0.0.1" if host in ("0.0.0.0", "::") else host)
+        self.advertise = advertise or host
         self._server.start()
-        _log.info("storage proxy listening on %s:%s", host, self.port)
+        _log.info("storage proxy listening on %s:%s (token required)", host, self.port)
 
     @property
     def ref(self) -> StorageRef:
-        """What workers use to reach this proxy."""
-        return StorageRef("grpc", f"{self.advertise}:{self.port}")
+        """What workers use to reach this proxy (the token travels with it, never printed)."""
+        return StorageRef("grpc", f"{_bracket(self.advertise)}:{self.port}", secret=self.token)
 
     def close(self) -> None:
         self._server.stop(grace=1.0)
+
+
+_CallDetails = collections.namedtuple(
+    "_CallDetails",
+    ["method", "timeout", "metadata", "credentials", "wait_for_ready", "compression"],
+)
+
+
+class _ClientCallDetails(_CallDetails, grpc.ClientCallDetails):
+    pass
+
+
+class _SendToken(grpc.UnaryUnaryClientInterceptor):
+    def __init__(self, token: str) -> None:
+        self._entry = (TOKEN_METADATA, token)
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        metadata = [*(details.metadata or ()), self._entry]
+        return continuation(
+            _ClientCallDetails(
+                details.method,
+                details.timeout,
+                metadata,
+                details.credentials,
+                details.wait_for_ready,
+                details.compression,
+            ),
+            request,
+        )
+
+
+# ---- Optuna private API: every use of it is in this fence, checked by
+# ---- tests/test_proxy_auth.py::test_optuna_private_api_the_client_relies_on_is_still_there.
+def _add_optuna_servicer(server: grpc.Server, storage: BaseStorage) -> None:
+    """Optuna's own servicer (``optuna.storages._grpc``), so the wire protocol stays Optuna's."""
+    from optuna.storages._grpc import servicer
+    from optuna.storages._grpc.auto_generated import api_pb2_grpc
+
+    api_pb2_grpc.add_StorageServiceServicer_to_server(
+        servicer.OptunaStorageProxyService(storage), server
+    )
+
+
+class AuthenticatedStorageProxy(GrpcStorageProxy):
+    """Optuna's gRPC storage client, sending the run's token with every call.
+
+    Optuna 5 builds only an insecure channel and takes no credentials, so this re-wraps the
+    channel it builds.  Pickles like the parent (Spark ships it to executors), token included.
+    """
+
+    def __init__(self, *, host: str, port: int, token: str) -> None:
+        self._token = token
+        super().__init__(host=host, port=port)
+
+    def _setup(self) -> None:
+        # Optuna private API, fenced here and checked by tests/test_proxy_auth.py: ``_setup``
+        # (also called on unpickling) builds ``_channel``, ``_stub`` and ``_cache`` (which
+        # holds the stub); rebuild the last two on a channel that adds the token.
+        super()._setup()
+        self._channel = grpc.intercept_channel(self._channel, _SendToken(self._token))
+        self._stub = type(self._stub)(self._channel)
+        self._cache = type(self._cache)(self._stub)
+
+
+# ---- end of Optuna private API.
+
+
+def connect_proxy(ref: StorageRef, *, ready_timeout: float = 30.0) -> GrpcStorageProxy:
+    """Open a client of the proxy ``ref`` points to, with its token (or ``$HPO_WIDGET_PROXY_TOKEN``).
+
+    Without any token this is Optuna's plain client, for proxies started with Optuna's own
+    ``run_grpc_proxy_server``.  One lookup proves the token at once, so a worker with a wrong
+    or missing token fails when it opens storage, with a message, not at its first trial.
+    """
+    host, _, port = ref.location.rpartition(":")
+    token = ref.secret or os.environ.get(TOKEN_ENV)
+    with warnings.catch_warnings():
+        # Experimental since Optuna 4.2; the runner depends on it on purpose, and the warning
+        # would print once per Spark task.
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        proxy: GrpcStorageProxy = (
+            AuthenticatedStorageProxy(host=host, port=int(port), token=token)
+            if token
+            else GrpcStorageProxy(host=host, port=int(port))
+        )
+    proxy.wait_server_ready(timeout=ready_timeout)  # a bare channel check: no token needed
+    try:
+        proxy.get_study_id_from_name(_PROBE_STUDY)
+    except KeyError:
+        pass  # the expected answer: the token was accepted
+    except grpc.RpcError as exc:
+        proxy.close()
+        if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+            raise
+        given = "its token" if token else "a client without a token"
+        raise PermissionError(
+            f"the proxy at {ref.location} refused {given}; a driver started with "
+            f"${TOKEN_ENV} (or storage_proxy={{'token': ...}}) accepts workers that have "
+            f"the same ${TOKEN_ENV}"
+        ) from None
+    return proxy

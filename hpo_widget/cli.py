@@ -653,7 +653,8 @@ def _non_negative_float(text: str) -> float:
 _STORAGE_HELP = (
     "storage URL: a .journal path, journal:///abs/path, sqlite:///file.db, "
     "postgresql://user:password@host/db or grpc://host:port (default: ./hpo_studies.journal "
-    "or $HPO_WIDGET_STORAGE; relative paths are relative to the current directory)"
+    "or $HPO_WIDGET_STORAGE; relative paths are relative to the current directory); a "
+    "grpc:// proxy of a driver wants the driver's token in $HPO_WIDGET_PROXY_TOKEN"
 )
 
 

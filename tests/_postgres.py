@@ -2,7 +2,9 @@
 
 The server binary comes from Debian's ``postgresql`` package (installed by scripts/setup.sh).
 PostgreSQL refuses to run as root, so when tests run as root the server runs as the ``postgres``
-system user that the package creates.
+system user that the package creates.  TCP logins need a password (``scram-sha-256``), so tests
+use the URL form the README shows, ``postgresql://user:pw@127.0.0.1:PORT/db``, and exercise
+password masking and a refused login for real.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
+
+#: The test role's password: distinctive, so a test can assert it never shows.
+PASSWORD = "pg-s3cret-pw"
 
 
 def _free_port() -> int:
@@ -35,19 +40,25 @@ class PostgresServer:
     datadir: str
     port: int
     user: str = "postgres"
+    password: str = PASSWORD
 
     def url(self, database: str = "postgres", password: str | None = None) -> str:
-        auth = f"{self.user}:{password}" if password else self.user
-        return f"postgresql+psycopg2://{auth}@127.0.0.1:{self.port}/{database}"
+        """The README's form: a bare ``postgresql://`` (the driver is the package's choice)."""
+        pw = self.password if password is None else password
+        return f"postgresql://{self.user}:{pw}@127.0.0.1:{self.port}/{database}"
 
     def create_database(self, name: str) -> str:
-        import psycopg2
+        import psycopg
 
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=self.user, dbname="postgres")
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-        conn.close()
+        with psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            dbname="postgres",
+            autocommit=True,
+        ) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
 
@@ -69,14 +80,34 @@ def start_server() -> PostgresServer:
         pw = pwd.getpwnam(as_user)
         os.chown(datadir, pw.pw_uid, pw.pw_gid)
     user = as_user or pwd.getpwuid(os.geteuid()).pw_name
-    _run_as(as_user, [f"{bindir}/initdb", "-D", datadir, "-U", user, "--auth=trust", "-E", "UTF8"])
+    pwfile = os.path.join(datadir, "pwfile")
+    with open(pwfile, "w") as f:
+        f.write(PASSWORD + "\n")
+    if as_user:
+        os.chown(pwfile, pw.pw_uid, pw.pw_gid)
+    pgdata = os.path.join(datadir, "data")  # initdb wants an empty directory of its own
+    _run_as(
+        as_user,
+        [
+            f"{bindir}/initdb",
+            "-D",
+            pgdata,
+            "-U",
+            user,
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+        ],
+    )
     port = _free_port()
     _run_as(
         as_user,
         [
             f"{bindir}/pg_ctl",
             "-D",
-            datadir,
+            pgdata,
             "-w",
             "-t",
             "60",
@@ -101,7 +132,9 @@ def stop_server(server: PostgresServer) -> None:
     as_user = "postgres" if os.geteuid() == 0 else None
     try:
         _run_as(
-            as_user, [f"{server.bindir}/pg_ctl", "-D", server.datadir, "-m", "immediate", "stop"]
-        )
+            as_user,
+            [f"{server.bindir}/pg_ctl", "-D", os.path.join(server.datadir, "data"), "-m",
+             "immediate", "stop"],
+        )  # fmt: skip
     finally:
         shutil.rmtree(server.datadir, ignore_errors=True)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
@@ -31,8 +32,10 @@ def postgres_server() -> Iterator[PostgresServer]:
 @pytest.fixture
 def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
     """A fresh database per test, so studies never leak between tests."""
-    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:50].lower()
-    return postgres_server.create_database(f"{name}_{os.getpid()}")
+    # Truncated names of parametrized tests collide: a digest of the full name keeps them apart.
+    digest = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:8]
+    name = "t_" + "".join(c if c.isalnum() else "_" for c in request.node.name)[:40].lower()
+    return postgres_server.create_database(f"{name}_{digest}_{os.getpid()}")
 
 
 @pytest.fixture(params=["memory", "journal", "sqlite", "postgres"])

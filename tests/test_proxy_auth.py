@@ -1,0 +1,167 @@
+"""The gRPC storage proxy requires the run's token (issue 8, defect 7): real gRPC on 127.0.0.1."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import textwrap
+import warnings
+from collections.abc import Iterator
+
+import grpc
+import optuna
+import pytest
+
+from hpo_widget import StudyRunner, _attrs
+from hpo_widget._proxy import (
+    TOKEN_ENV,
+    AuthenticatedStorageProxy,
+    StorageProxyServer,
+    connect_proxy,
+)
+from hpo_widget.storage import open_storage, resolve_storage
+from tests import spark_objectives as so
+from tests._spark_fixtures import assert_one_evaluation_each
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[StorageProxyServer, optuna.storages.InMemoryStorage, int]]:
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, study_name="guarded")
+    storage.set_study_system_attr(study._study_id, _attrs.RUN, {"id": "r1", "stop": False})
+    proxy = StorageProxyServer(storage)
+    try:
+        yield proxy, storage, study._study_id
+    finally:
+        proxy.close()
+
+
+def plain_client(proxy: StorageProxyServer) -> optuna.storages.GrpcStorageProxy:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        client = optuna.storages.GrpcStorageProxy(host="127.0.0.1", port=proxy.port)
+    client.wait_server_ready(timeout=30)
+    return client
+
+
+def test_the_runs_token_opens_the_proxy(served: tuple) -> None:
+    proxy, _, study_id = served
+    assert proxy.ref.secret and "secret=***" in repr(proxy.ref)
+    assert proxy.token not in repr(proxy.ref) and proxy.token not in str(proxy.ref)
+    client = open_storage(proxy.ref)
+    assert client.get_study_id_from_name("guarded") == study_id
+    # Shipped to an executor: the unpickled client still sends the token.
+    again = pickle.loads(pickle.dumps(client))
+    assert again.get_study_system_attrs(study_id)[_attrs.RUN]["id"] == "r1"
+
+
+@pytest.mark.parametrize("token", [None, "wrong"])
+def test_calls_without_the_token_are_unauthenticated(served: tuple, token: str | None) -> None:
+    proxy, storage, study_id = served
+    if token is None:
+        client = plain_client(proxy)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            client = AuthenticatedStorageProxy(host="127.0.0.1", port=proxy.port, token=token)
+    attacks = [
+        lambda: client.get_all_studies(),  # read every study
+        lambda: client.set_study_system_attr(study_id, _attrs.RUN, {"id": "r1", "stop": True}),
+        lambda: client.create_new_trial(study_id),  # plant a trial
+    ]
+    for attack in attacks:
+        with pytest.raises(grpc.RpcError) as info:
+            attack()
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "missing or wrong token" in (info.value.details() or "")
+    assert storage.get_study_system_attrs(study_id)[_attrs.RUN]["stop"] is False
+    assert storage.get_all_trials(study_id) == []
+
+
+_EXECUTOR = textwrap.dedent(
+    """
+    import pickle, sys
+    client = pickle.loads(sys.stdin.buffer.read())
+    print(client.get_study_id_from_name("guarded"))
+    """
+)
+
+
+def test_a_pickled_client_works_in_another_process(served: tuple) -> None:
+    proxy, _, study_id = served
+    payload = pickle.dumps(connect_proxy(proxy.ref))
+    out = subprocess.run(
+        [sys.executable, "-c", _EXECUTOR], input=payload, capture_output=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    assert int(out.stdout) == study_id
+
+
+def test_a_worker_without_the_token_fails_when_it_opens_storage(
+    served: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What `hpo-widget worker --storage grpc://...` does: a ref parsed from a URL, no secret.
+    proxy, _, study_id = served
+    bare = resolve_storage(f"grpc://127.0.0.1:{proxy.port}")
+    monkeypatch.delenv(TOKEN_ENV, raising=False)
+    with pytest.raises(RuntimeError, match=TOKEN_ENV) as info:
+        open_storage(bare)
+    assert "refused a client without a token" in str(info.value)
+    monkeypatch.setenv(TOKEN_ENV, "x" * 40)
+    with pytest.raises(RuntimeError, match="refused its token"):
+        open_storage(bare)
+    monkeypatch.setenv(TOKEN_ENV, proxy.token)
+    assert open_storage(bare).get_study_id_from_name("guarded") == study_id
+
+
+def test_a_driver_can_share_a_known_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    token = "k8s-secret-" + "a" * 32
+    monkeypatch.setenv(TOKEN_ENV, token)
+    proxy = StorageProxyServer(optuna.storages.InMemoryStorage())
+    try:
+        assert proxy.token == token and proxy.ref.secret == token
+    finally:
+        proxy.close()
+    with pytest.raises(ValueError, match=r"storage_proxy\.token"):
+        StorageProxyServer(optuna.storages.InMemoryStorage(), token="changeme")
+
+
+def test_binding_beyond_loopback_needs_an_advertise_address() -> None:
+    with pytest.raises(ValueError, match=r"storage_proxy\.advertise") as info:
+        StorageProxyServer(optuna.storages.InMemoryStorage(), host="0.0.0.0")
+    assert "driver pod IP or headless-service name" in str(info.value)
+    proxy = StorageProxyServer(
+        optuna.storages.InMemoryStorage(), host="0.0.0.0", advertise="127.0.0.1"
+    )
+    try:
+        assert proxy.ref.location == f"127.0.0.1:{proxy.port}"
+        assert open_storage(proxy.ref).get_all_studies() == []
+    finally:
+        proxy.close()
+
+
+def test_optuna_private_api_the_client_relies_on_is_still_there(served: tuple) -> None:
+    # Fails loudly when an Optuna release renames what AuthenticatedStorageProxy re-wraps.
+    proxy, _, _ = served
+    client = plain_client(proxy)
+    assert callable(getattr(optuna.storages.GrpcStorageProxy, "_setup", None))
+    for name in ("_channel", "_stub", "_cache"):
+        assert hasattr(client, name), f"GrpcStorageProxy.{name} moved"
+    assert client._cache.grpc_client is client._stub, "GrpcClientCache no longer holds the stub"
+    from optuna.storages._grpc import servicer
+    from optuna.storages._grpc.auto_generated import api_pb2_grpc
+
+    assert hasattr(servicer, "OptunaStorageProxyService")
+    assert hasattr(api_pb2_grpc, "add_StorageServiceServicer_to_server")
+    # The authenticated client's stub and cache really sit on the intercepted channel.
+    ours = connect_proxy(proxy.ref)
+    assert ours._cache.grpc_client is ours._stub
+    assert type(ours._channel).__module__ == "grpc._interceptor"
+
+
+def test_a_run_through_the_proxy_still_reaches_its_total() -> None:
+    # storage="memory" with loky processes: every worker call goes through the proxy.
+    runner = StudyRunner(so.noop_objective, storage="memory", backend="loky", n_workers=2)
+    assert_one_evaluation_each(runner.start(n_trials=40).wait(timeout=300), 40)
+    runner.close()
