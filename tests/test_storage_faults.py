@@ -342,13 +342,16 @@ def test_driver_and_workers_start_together_on_a_new_sqlite_file(tmp_path: Path) 
             for c, log in zip(commands, logs, strict=True)
         ]
         try:
-            _wait_for(lambda: len(glob.glob(str(cwd / "ready-*"))) == len(procs))
+            _wait_for(
+                lambda cwd=cwd, procs=procs: len(glob.glob(str(cwd / "ready-*"))) == len(procs)
+            )
             (cwd / "go").touch()
             # Until all are done, or one failed: then the others would wait for it in vain
             # (the driver for workers, a worker for a run).
             _wait_for(
-                lambda: all(p.poll() is not None for p in procs)
-                or any(p.poll() for p in procs),
+                lambda procs=procs: (
+                    all(p.poll() is not None for p in procs) or any(p.poll() for p in procs)
+                ),
                 timeout=180,
             )
         finally:
