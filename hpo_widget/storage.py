@@ -13,7 +13,8 @@ Accepted forms (``storage=`` everywhere in this package):
 ``"memory"``                    process-local, for tests and throw-away experiments
 ``"journal:///abs/path"``       a journal file (``journal://rel/path`` or any path ending in
                                 ``.journal`` works too)
-``"sqlite:///x.db"``            Optuna RDB storage; fine for one writer
+``"sqlite:///x.db"``            Optuna RDB storage; claims are atomic (``BEGIN IMMEDIATE``), but
+                                every transaction waits for the file lock
 ``"postgresql://u:p@h/db"``     Optuna RDB storage; the choice for clusters
 ``"grpc://host:port"``          an Optuna gRPC storage proxy (what Spark executors use)
 an Optuna ``BaseStorage``       used as is
@@ -419,7 +420,12 @@ def _rdb_problem(url: str, exc: BaseException) -> str:
 
 
 def open_storage(ref: StorageRef, *, rdb_options: dict[str, Any] | None = None) -> BaseStorage:
-    """Open the storage ``ref`` points to; connection errors come back with the password masked."""
+    """Open the storage ``ref`` points to, ready for several processes at once.
+
+    A journal's torn tail is cut off first; a new database's tables may be created by several
+    processes at once (retried); SQLite claims are made atomic.  Errors come back as
+    ``RuntimeError`` saying what failed, with the password masked.
+    """
     try:
         if ref.kind == "memory":
             # Fresh each time: the runner owns it and serves it to out-of-process workers.

@@ -51,7 +51,7 @@ class RecordingIdentity:
 
 #: Trials per storage: enough that the SQLite claim race shows (before the fix, two loky
 #: workers claimed the same trial 6-9 times per 100 trials here), few enough to stay fast.
-_RACE_TRIALS = {"sqlite": 150, "journal": 250, "postgres": 80}
+_RACE_TRIALS = {"sqlite": 120, "journal": 150, "postgres": 60}
 
 
 @pytest.mark.parametrize("kind", ["sqlite", "journal", "postgres"])
@@ -320,49 +320,49 @@ def _wait_for(condition: Callable[[], bool], timeout: float = 120) -> None:
         time.sleep(0.02)
 
 
+def _start_together(cwd: Path, env: dict[str, str]) -> tuple[list[int | None], list[str]]:
+    """One round: a driver (``run --workers 0``) and two ``worker`` processes open a new
+    SQLite file at the same moment; their exit codes and the tails of their output."""
+    (cwd / "racebarrier.py").write_text(_BARRIER)
+    (cwd / "launch.py").write_text(_LAUNCH)
+    spec = write_spec(
+        cwd, "race", objective="racebarrier:objective", storage=f"sqlite:///{cwd / 's.db'}"
+    )
+    commands = [["run", str(spec), "--workers", "0", "-q"]] + [
+        ["worker", "--spec", str(spec), "--wait", "60", "--index", str(i)] for i in range(2)
+    ]
+    logs = [cwd / f"proc{i}.log" for i in range(len(commands))]
+    procs = []
+    for command, log in zip(commands, logs, strict=True):
+        with open(log, "wb") as out:
+            argv = [sys.executable, "launch.py", *command]
+            procs.append(
+                subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+            )
+    try:
+        _wait_for(lambda: len(glob.glob(str(cwd / "ready-*"))) == len(procs))
+        (cwd / "go").touch()
+        # Until all are done or one failed: the others would then wait for it in vain (the
+        # driver for workers, a worker for a run).
+        _wait_for(
+            lambda: all(p.poll() is not None for p in procs) or any(p.poll() for p in procs),
+            timeout=180,
+        )
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+    return [p.returncode for p in procs], [log.read_text()[-300:] for log in logs]
+
+
 def test_driver_and_workers_start_together_on_a_new_sqlite_file(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "HPO_WIDGET_STORAGE"}
     failures = []
     for round_ in range(4):
         cwd = tmp_path / f"round{round_}"
         cwd.mkdir()
-        (cwd / "racebarrier.py").write_text(_BARRIER)
-        (cwd / "launch.py").write_text(_LAUNCH)
-        spec = write_spec(
-            cwd, "race", objective="racebarrier:objective", storage=f"sqlite:///{cwd / 's.db'}"
-        )
-        commands = [["run", str(spec), "--workers", "0", "-q"]] + [
-            ["worker", "--spec", str(spec), "--wait", "60", "--index", str(i)] for i in range(2)
-        ]
-        logs = [open(cwd / f"proc{i}.log", "wb") for i in range(len(commands))]  # noqa: SIM115
-        procs = [
-            subprocess.Popen(
-                [sys.executable, "launch.py", *c], cwd=cwd, env=env, stdout=log, stderr=log
-            )
-            for c, log in zip(commands, logs, strict=True)
-        ]
-        try:
-            _wait_for(
-                lambda cwd=cwd, procs=procs: len(glob.glob(str(cwd / "ready-*"))) == len(procs)
-            )
-            (cwd / "go").touch()
-            # Until all are done, or one failed: then the others would wait for it in vain
-            # (the driver for workers, a worker for a run).
-            _wait_for(
-                lambda procs=procs: (
-                    all(p.poll() is not None for p in procs) or any(p.poll() for p in procs)
-                ),
-                timeout=180,
-            )
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.kill()
-                p.wait()
-            for log in logs:
-                log.close()
-        codes = [p.returncode for p in procs]
+        codes, tails = _start_together(cwd, env)
         if codes != [0, 0, 0]:
-            tails = [(cwd / f"proc{i}.log").read_text()[-300:] for i in range(len(procs))]
             failures.append((round_, codes, tails))
     assert not failures, failures
