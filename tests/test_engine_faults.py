@@ -24,7 +24,7 @@ from optuna.trial import TrialState
 from hpo_widget import StudyRunner, _attrs
 from hpo_widget.backends.local import LokyBackend
 from hpo_widget.events import RunStatus
-from tests._spark_fixtures import counts, pid_alive, wait_for, worker_pid
+from tests._spark_fixtures import counts, wait_for
 
 HANG_BOUND = 120.0  # seconds: only to turn a hang into a failure
 
@@ -290,108 +290,4 @@ def test_cli_workers_beat_as_often_as_the_drivers_grace_needs(tmp_path: Path) ->
     assert run_record(study)["heartbeat_interval"] < 2.0
 
 
-# -- 1, 3: loky stops at once, never runs in the driver, and dies with its driver ---------------
-_HUNG_RUN = textwrap.dedent(
-    """
-    import sys, time
-    from hpo_widget import StudyRunner
-    from tests.test_engine_faults import hung
-
-    runner = StudyRunner(hung, storage=sys.argv[1], backend=sys.argv[2], n_workers=2)
-    runner.start(n_trials=4)
-    end = time.monotonic() + 60
-    while runner.progress.running < 2 and time.monotonic() < end:
-        time.sleep(0.05)
-    started = time.monotonic()
-    runner.stop()
-    stopped = time.monotonic() - started
-    runner.close()
-    print(f"{runner.status.value} {runner.progress.running} {stopped:.2f}", flush=True)
-    """
-)
-
-
-def hung(trial: optuna.Trial) -> float:
-    trial.suggest_float("x", 0, 1)
-    time.sleep(3600)
-    return 0.0
-
-
-def _repo_env() -> dict[str, str]:
-    root = str(Path(__file__).resolve().parent.parent)
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
-
-
-@pytest.mark.parametrize("backend", ["threading", "loky"])
-def test_stop_with_a_hung_objective_stops_and_the_process_exits(
-    tmp_path: Path, backend: str
-) -> None:
-    # Before: loky's stop() waited 30 s, left both trials RUNNING, and the process never exited.
-    proc = subprocess.run(
-        [sys.executable, "-c", _HUNG_RUN, str(tmp_path / "s.journal"), backend],
-        capture_output=True, text=True, timeout=HANG_BOUND, env=_repo_env(),
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr
-    status, running, seconds = proc.stdout.split()
-    print(f"\nstop() with a hung objective on {backend}: {seconds} s")
-    assert (status, running) == ("stopped", "0")
-    study = optuna.load_study(study_name=None, storage=journal(tmp_path / "s.journal"))
-    assert "RUNNING" not in counts(study)
-    assert len([t for t in study.trials if t.system_attrs.get(_attrs.LOST)]) == 2
-
-
-_KILLED_DRIVER = textwrap.dedent(
-    """
-    import sys, time
-    from hpo_widget import StudyRunner
-    from tests.test_engine_faults import hung
-
-    StudyRunner(hung, storage=sys.argv[1], backend="loky", n_workers=2).start(n_trials=4)
-    time.sleep(3600)
-    """
-)
-
-
-def test_loky_workers_exit_when_their_driver_is_killed(tmp_path: Path) -> None:
-    # Before: the orphans ran on for loky's 300 s idle timeout (341 s measured).
-    path = tmp_path / "s.journal"
-    driver = subprocess.Popen([sys.executable, "-c", _KILLED_DRIVER, str(path)], env=_repo_env())
-    try:
-        wait_for(
-            lambda: path.exists() and _running_workers(path, 2), HANG_BOUND, "two running trials"
-        )
-        pids = _running_workers(path, 2)
-        assert driver.pid not in pids
-        driver.kill()
-        driver.wait(timeout=HANG_BOUND)
-        killed = time.monotonic()
-        wait_for(lambda: not any(pid_alive(p) for p in pids), HANG_BOUND, "the orphans to exit")
-        print(
-            f"\nloky workers exited {time.monotonic() - killed:.1f} s after SIGKILL of the driver"
-        )
-    finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait()
-
-
-def _running_workers(path: Path, n: int) -> list[int]:
-    try:
-        study = optuna.load_study(study_name=None, storage=journal(path))
-    except (KeyError, ValueError):
-        return []
-    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    pids = [worker_pid(t) for t in running if _attrs.WORKER in t.system_attrs]
-    return pids if len(pids) == n else []
-
-
-def _whose(trial: optuna.Trial) -> float:
-    trial.set_user_attr("pid", os.getpid())
-    return trial.suggest_float("x", 0, 1)
-
-
-def test_one_loky_worker_runs_outside_the_driver(tmp_path: Path) -> None:
-    runner = StudyRunner(_whose, storage=str(tmp_path / "s.journal"), backend="loky", n_workers=1)
-    study = runner.start(n_trials=3).wait(timeout=HANG_BOUND)
-    assert counts(study) == {"COMPLETE": 3}
-    assert os.getpid() not in {t.user_attrs["pid"] for t in study.trials}
+# 1, 3 (loky stops at once, never runs in the driver, dies with its driver): test_backend_faults.py

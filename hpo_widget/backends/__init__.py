@@ -10,9 +10,9 @@ import difflib
 import importlib
 from typing import Any
 
-from ._base import Backend
+from ._base import Backend, WorkerProcessExited
 
-__all__ = ["BACKENDS", "Backend", "make_backend"]
+__all__ = ["BACKENDS", "Backend", "WorkerProcessExited", "make_backend"]
 
 #: name -> (module, class, pip extra that provides it)
 BACKENDS: dict[str, tuple[str, str, str]] = {

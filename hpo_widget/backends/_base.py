@@ -1,8 +1,68 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import atexit
+import signal
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
+
+
+def describe_exit_code(code: int) -> str:
+    """``3`` or ``-9 (SIGKILL)``: a negative exit code is the signal that killed the process."""
+    if code < 0:
+        try:
+            return f"{code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"{code} (signal {-code})"
+    return str(code)
+
+
+_exit_hooks_lock = threading.Lock()
+_exit_hooks: set[Callable[[], None]] = set()
+
+
+def call_once_at_exit(hook: Callable[[], None], *, before_thread_joins: bool = False) -> None:
+    """Register ``hook`` to run at interpreter exit, once however often this is called.
+
+    Backends kill or close the worker processes they own there, so a script or kernel that
+    ends mid-run exits instead of waiting on a running (perhaps hung) trial.
+    ``before_thread_joins`` runs it before the interpreter joins non-daemon threads (loky's
+    executor threads wait for running tasks there); hooks run newest first, so registering
+    after the library's own hook puts ours first.
+    """
+    with _exit_hooks_lock:
+        if hook in _exit_hooks:
+            return
+        _exit_hooks.add(hook)
+    register = getattr(threading, "_register_atexit", None) if before_thread_joins else None
+    if register is not None:
+        try:
+            register(hook)
+            return
+        except RuntimeError:  # the interpreter is already shutting down
+            pass
+    atexit.register(hook)
+
+
+class WorkerProcessExited(RuntimeError):
+    """A worker process of a backend died mid-run (``os._exit``, a signal, the OOM killer).
+
+    Raised by :meth:`Backend.run`; the runner uses the message as the reason of the trials the
+    process held, so it names the exit code (``exit_codes``, negative: the signal).
+    """
+
+    def __init__(self, backend: str, exit_codes: Sequence[int], consequence: str = "") -> None:
+        self.backend = backend
+        self.exit_codes = tuple(exit_codes)
+        self.consequence = consequence
+        codes = ", ".join(describe_exit_code(c) for c in self.exit_codes) or "unknown"
+        plural = "s" if len(self.exit_codes) > 1 else ""
+        message = f"{backend} worker process exited with code{plural} {codes}"
+        super().__init__(message + (f"; {consequence}" if consequence else ""))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.backend, self.exit_codes, self.consequence))
 
 
 class Backend(abc.ABC):
@@ -26,13 +86,18 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def run(self, function: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
-        """Call ``function(*a)`` for every ``a`` concurrently; block until all return."""
+        """Call ``function(*a)`` for every ``a`` concurrently; block until all return.
+
+        Returns ``[]`` at once after :meth:`cancel`.  When a worker process dies, raise an
+        error naming its exit code if the backend knows it (:class:`WorkerProcessExited`).
+        """
 
     def cancel(self) -> None:  # noqa: B027 - optional hook
-        """Best-effort interruption of running workers, called from another thread."""
+        """Called from another thread on Stop: end the running workers now, killing their
+        processes where the backend can (a hung objective must not outlive Stop)."""
 
     def close(self) -> None:  # noqa: B027 - optional hook
-        """Release resources held across runs (sessions, pools)."""
+        """Release resources held across runs (sessions, pools, worker processes)."""
 
     def describe(self) -> str:
         return self.name

@@ -6,20 +6,29 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 import joblib
 
-from ._base import Backend
+from ._base import Backend, WorkerProcessExited, call_once_at_exit
 
 #: Seconds between a loky worker's looks at its driver (see _die_with_driver).
 _DRIVER_CHECK = 0.5
+#: How loky's TerminatedWorkerError lists exit codes: ``{EXIT(3), SIGKILL(-9)}``.
 _EXIT_CODES = re.compile(r"exit codes of the workers are \{(?P<codes>[^}]*)\}")
+_EXIT_CODE = re.compile(r"\((?P<code>-?\d+)\)")
 
 
 class ThreadingBackend(Backend):
-    """Threads in the driver process; best for objectives that release the GIL (NumPy, torch)."""
+    """Threads in the driver process; best for objectives that release the GIL (NumPy, torch).
+
+    Python cannot kill a thread: on Stop the runner fails the running trials as stopped and
+    returns, while a thread whose objective hangs runs on until the objective returns (its
+    result is then dropped).  The threads are daemon threads, so they never keep the kernel or
+    a script from exiting.  Use ``loky`` for objectives that may hang or crash.
+    """
 
     name: ClassVar[str] = "threading"
     in_process: ClassVar[bool] = True
@@ -40,7 +49,10 @@ def _die_with_driver(driver_pid: int) -> None:
 
     A killed kernel (OOM, crash) cannot stop its workers, and loky's own idle timeout (300 s)
     only starts once the current task returns, so orphans went on running trials nobody
-    watched.  When the driver dies its children are re-parented, which ``getppid`` shows.
+    watched.  When the driver dies its children are re-parented (to init or a subreaper), which
+    ``getppid`` shows at once and for good: unlike probing whether a PID exists, this cannot be
+    fooled by the PID being reused.  (``PR_SET_PDEATHSIG`` would fire when the driver *thread*
+    that spawned the worker ends, which is every run's backend thread.)
     """
 
     def watch() -> None:
@@ -51,13 +63,40 @@ def _die_with_driver(driver_pid: int) -> None:
     threading.Thread(target=watch, name="hpo-driver-watch", daemon=True).start()
 
 
+def _exited(exc: BaseException) -> WorkerProcessExited | None:
+    """loky's report of a worker process that died, as an error naming its exit code."""
+    match = _EXIT_CODES.search(str(exc))
+    if match is None:
+        return None
+    codes = tuple(int(m["code"]) for m in _EXIT_CODE.finditer(match["codes"]))
+    return WorkerProcessExited("loky", codes, "the other worker processes of the run were stopped")
+
+
+#: Loky backends of this process that have run (see _kill_at_exit).
+_USED: weakref.WeakSet[LokyBackend] = weakref.WeakSet()
+
+
+def _kill_at_exit() -> None:
+    """Kill the worker processes of running calls when the interpreter exits.
+
+    loky's own exit hook joins its executor threads, which wait for running tasks: a script
+    or kernel that ends while a trial runs (a hung one: forever) would never exit.  Runs
+    before loky's hook (registered after it; hooks run newest first).  The trials
+    stay RUNNING in storage, as after a crash, and are reaped when the study is resumed.
+    """
+    for backend in list(_USED):
+        backend.cancel()
+
+
 class LokyBackend(Backend):
     """Worker processes through joblib's loky; each has its own interpreter and GIL.
 
     Each run gets its own loky executor rather than joblib's shared reusable one: Stop must
     kill exactly these processes at once (asking joblib's executor to shut down with other
     arguments waits for running trials), and ``joblib.Parallel(n_jobs=1)`` would run the
-    objective inside the kernel, where a crashing objective takes the kernel with it.
+    objective inside the kernel, where a crashing objective takes the kernel with it.  Functions
+    and arguments travel with cloudpickle, as with joblib, so objectives defined in a notebook
+    work.  Worker processes exit within about a second when the driver process dies.
     """
 
     name: ClassVar[str] = "loky"
@@ -80,20 +119,22 @@ class LokyBackend(Backend):
         )
         with self._lock:
             self._executors[executor] = False
+        _USED.add(self)
         try:
             futures = [executor.submit(function, *a) for a in args]
+            call_once_at_exit(_kill_at_exit, before_thread_joins=True)
             return [f.result() for f in futures]
         except BaseException as exc:
             with self._lock:
                 cancelled = self._executors.get(executor, False)
             if cancelled:
                 return []
-            match = _EXIT_CODES.search(str(exc))
-            if match is not None:
-                raise RuntimeError(
-                    f"loky backend: a worker process exited unexpectedly (exit codes: "
-                    f"{match['codes']}); a negative code is the signal that killed it"
-                ) from None
+            exited = _exited(exc)
+            if exited is not None:
+                # A worker process died (os._exit, a signal, the OOM killer): loky breaks the
+                # whole pool and kills the others, so the run ends here; the runner re-queues
+                # the trials and names this exit code as their reason.
+                raise exited from None
             raise
         finally:
             with self._lock:
@@ -101,11 +142,14 @@ class LokyBackend(Backend):
             executor.shutdown(wait=False, kill_workers=True)
 
     def cancel(self) -> None:
-        # Kill this backend's worker processes: their running trials die with them (the runner
-        # fails them as stopped) and run() returns at once.
+        # Kill this backend's worker processes (and their children): their running trials die
+        # with them (the runner fails them as stopped) and run() returns at once.
         with self._lock:
             executors = list(self._executors)
             for executor in executors:
                 self._executors[executor] = True
         for executor in executors:
             executor.shutdown(wait=False, kill_workers=True)
+
+    def close(self) -> None:
+        self.cancel()
