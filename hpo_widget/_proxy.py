@@ -38,6 +38,7 @@ import grpc
 import optuna
 from optuna.storages import BaseStorage, GrpcStorageProxy
 
+from ._optuna_compat import GrpcStorageProxyWithInterceptor, add_storage_servicer
 from .storage import StorageRef
 
 __all__ = ["TOKEN_ENV", "TOKEN_METADATA", "StorageProxyServer", "connect_proxy"]
@@ -129,7 +130,7 @@ class StorageProxyServer:
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=max_workers), interceptors=[_RequireToken(self.token)]
         )
-        _add_optuna_servicer(self._server, storage)
+        add_storage_servicer(self._server, storage)
         self.port = self._server.add_insecure_port(f"{_bracket(host)}:{port}")
         if self.port == 0:
             raise OSError(f"storage proxy: cannot bind {host}:{port}")
@@ -176,40 +177,14 @@ class _SendToken(grpc.UnaryUnaryClientInterceptor):
         )
 
 
-# ---- Optuna private API: every use of it is in this fence, checked by
-# ---- tests/test_proxy_auth.py::test_optuna_private_api_the_client_relies_on_is_still_there.
-def _add_optuna_servicer(server: grpc.Server, storage: BaseStorage) -> None:
-    """Optuna's own servicer (``optuna.storages._grpc``), so the wire protocol stays Optuna's."""
-    from optuna.storages._grpc import servicer
-    from optuna.storages._grpc.auto_generated import api_pb2_grpc
-
-    api_pb2_grpc.add_StorageServiceServicer_to_server(
-        servicer.OptunaStorageProxyService(storage), server
-    )
-
-
-class AuthenticatedStorageProxy(GrpcStorageProxy):
+class AuthenticatedStorageProxy(GrpcStorageProxyWithInterceptor):
     """Optuna's gRPC storage client, sending the run's token with every call.
 
-    Optuna 5 builds only an insecure channel and takes no credentials, so this re-wraps the
-    channel it builds.  Pickles like the parent (Spark ships it to executors), token included.
+    Pickles like Optuna's client (Spark ships it to executors), token included.
     """
 
     def __init__(self, *, host: str, port: int, token: str) -> None:
-        self._token = token
-        super().__init__(host=host, port=port)
-
-    def _setup(self) -> None:
-        # Optuna private API, fenced here and checked by tests/test_proxy_auth.py: ``_setup``
-        # (also called on unpickling) builds ``_channel``, ``_stub`` and ``_cache`` (which
-        # holds the stub); rebuild the last two on a channel that adds the token.
-        super()._setup()
-        self._channel = grpc.intercept_channel(self._channel, _SendToken(self._token))
-        self._stub = type(self._stub)(self._channel)
-        self._cache = type(self._cache)(self._stub)
-
-
-# ---- end of Optuna private API.
+        super().__init__(host=host, port=port, interceptor=_SendToken(token))
 
 
 def connect_proxy(ref: StorageRef, *, ready_timeout: float = 30.0) -> GrpcStorageProxy:

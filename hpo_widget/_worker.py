@@ -35,6 +35,7 @@ from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
 from . import _attrs
+from . import _optuna_compat as compat
 from .samplers import PrunerSpec, SamplerSpec, make_pruner, make_sampler
 from .space import SearchSpace
 from .storage import StorageRef, mask_password, open_storage
@@ -123,7 +124,7 @@ def _may_need_more(storage: BaseStorage, study: optuna.Study, run_id: str) -> bo
     by a dead worker comes back as a retry ticket once the driver reaps it.  Leaving then would
     make the driver relaunch workers every poll (issue: relaunch churn).
     """
-    run = _run_record(storage, study._study_id)
+    run = _run_record(storage, compat.study_id(study))
     target = run.get("n_trials")
     if target is None or run.get("stop") or run.get("id") != run_id:
         return False
@@ -146,20 +147,18 @@ def claim_ticket(study: optuna.Study) -> optuna.Trial | None:
     WAITING -> RUNNING is a compare-and-set in every Optuna storage (on SQLite only because
     :func:`hpo_widget.storage.open_storage` makes its transactions take the write lock first).
     """
-    storage = study._storage
-    study_id = study._study_id
+    storage = compat.storage_of(study)
+    study_id = compat.study_id(study)
     waiting = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
     for frozen in sorted(waiting, key=_claim_order):
         try:
-            if not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+            if not storage.set_trial_state_values(
+                compat.trial_id(frozen), state=TrialState.RUNNING
+            ):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-        # Same bookkeeping Study.ask() does before building a trial.
-        local = getattr(study, "_thread_local", None)
-        if local is not None:
-            local.cached_all_trials = None
-        return optuna.Trial(study, frozen._trial_id)
+        return compat.trial_for(study, compat.trial_id(frozen))
     return None
 
 
@@ -219,8 +218,8 @@ def _check_values(result: Any, n_objectives: int) -> tuple[list[float] | None, s
 
 
 def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str) -> None:
-    storage = study._storage
-    storage.set_trial_system_attr(trial._trial_id, _attrs.WORKER, me)
+    storage = compat.storage_of(study)
+    storage.set_trial_system_attr(compat.trial_id(trial), _attrs.WORKER, me)
     try:
         result = task.objective(trial)
     except optuna.TrialPruned:
@@ -229,15 +228,19 @@ def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str
     except (*task.catch, *_OBJECTIVE_EXITS) as exc:
         # KeyboardInterrupt / SystemExit raised *by the objective* are its failure, not a lost
         # worker: keep the traceback, fail the trial (it counts) and go on with the study.
-        storage.set_trial_system_attr(trial._trial_id, _attrs.TRACEBACK, traceback.format_exc())
         storage.set_trial_system_attr(
-            trial._trial_id, _attrs.FAIL_REASON, mask_password(f"{type(exc).__name__}: {exc}")
+            compat.trial_id(trial), _attrs.TRACEBACK, traceback.format_exc()
+        )
+        storage.set_trial_system_attr(
+            compat.trial_id(trial),
+            _attrs.FAIL_REASON,
+            mask_password(f"{type(exc).__name__}: {exc}"),
         )
         study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
         return
     values, reason = _check_values(result, len(study.directions))
     if reason is not None:
-        storage.set_trial_system_attr(trial._trial_id, _attrs.FAIL_REASON, reason)
+        storage.set_trial_system_attr(compat.trial_id(trial), _attrs.FAIL_REASON, reason)
         study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
     else:
         study.tell(trial, values, skip_if_finished=True)
@@ -257,7 +260,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             pruner=make_pruner(task.pruner),
         )
         interval = task.heartbeat_interval
-        published = _run_record(storage, study._study_id).get("heartbeat_interval")
+        published = _run_record(storage, compat.study_id(study)).get("heartbeat_interval")
         if isinstance(published, (int, float)) and published > 0:
             # The driver publishes the interval its grace needs; beat at least that often.
             interval = min(interval, float(published))
@@ -267,7 +270,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
-            if _stop_requested(task, storage, study._study_id):
+            if _stop_requested(task, storage, compat.study_id(study)):
                 break
             trial = claim_ticket(study) if task.use_tickets else study.ask()
             if trial is None:
@@ -280,7 +283,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
                 break
             starved_until = time.monotonic() + _STARVED_LIMIT
             idle_wait = _REFILL_WAIT
-            heartbeat.track(trial._trial_id)
+            heartbeat.track(compat.trial_id(trial))
             try:
                 _run_one(study, trial, task, me)
             except optuna.exceptions.UpdateFinishedTrialError:

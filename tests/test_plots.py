@@ -357,15 +357,15 @@ def test_pareto_front_equals_best_trials(mo_study: optuna.Study) -> None:
     assert fig.layout.xaxis.title.text == "Objective 0 (min)"
 
 
-def test_pareto_fallback_matches_optuna(mo_study: optuna.Study) -> None:
-    from hpo_widget.plots.data import _pareto_front_mask
-
-    trials = _trials(mo_study)
-    mask = _pareto_front_mask([list(t.values) for t in trials], ["minimize", "minimize"])
-    front = {t.number for t, m in zip(trials, mask, strict=True) if m}
-    assert front == {t.number for t in mo_study.best_trials}
-    mixed = _pareto_front_mask([[1.0, 1.0], [2.0, 0.5], [0.0, 2.0]], ["minimize", "maximize"])
-    assert mixed == [False, False, True]
+def test_pareto_mixed_directions() -> None:
+    s = optuna.create_study(directions=["minimize", "maximize"])
+    for values in ([1.0, 1.0], [2.0, 0.5], [0.0, 2.0]):
+        s.add_trial(create_trial(values=values))
+    data = pareto_data(_trials(s), s.directions)
+    # Trial 2 is lower on the minimized and higher on the maximized objective than both others.
+    assert data.front_numbers == [t.number for t in s.best_trials] == [2]
+    assert data.dominated_numbers == [0, 1]
+    assert data.dominated_values == [[1.0, 2.0], [1.0, 0.5]]
 
 
 def test_pareto_constraints_and_three_objectives() -> None:

@@ -3,51 +3,56 @@
 Two steps, like Optuna's own visualization module: ``*_data`` functions turn trials into small
 frozen dataclasses of plain lists (cheap enough to recompute on every refresh), and
 ``*_figure`` builders turn those into :class:`plotly.graph_objects.Figure` objects whose traces
-have stable ``uid`` values for incremental updates. :func:`write_report` writes a standalone
+have stable ``uid`` values for incremental updates.  Each figure is one module (its dataclass,
+``*_data`` and ``*_figure``); :data:`FIGURES` in :mod:`hpo_widget.plots.registry` lists them
+all for the views (live panel, report, dashboard).  :func:`write_report` writes a standalone
 offline HTML report.
 """
 
 from __future__ import annotations
 
-from .data import (
+from ._common import (
     DISPLAY_STATES,
-    HistoryData,
-    ImportanceData,
-    IntermediateData,
-    ParallelCoordinatesData,
-    ParamAxis,
-    ParetoData,
-    TimelineData,
-    history_data,
-    importance_data,
-    intermediate_data,
-    parallel_coordinates_data,
-    pareto_data,
-    timeline_data,
-)
-from .figures import (
     EMPTY_ANNOTATION,
     EMPTY_MESSAGE,
     STATE_COLORS,
-    TITLES,
-    figures_for_study,
-    history_figure,
-    importance_figure,
-    intermediate_figure,
-    parallel_coordinates_figure,
-    pareto_figure,
     template,
-    timeline_figure,
-    worker_counts_figure,
+)
+from .background import BackgroundData
+from .history import HistoryData, history_data, history_figure
+from .importance import ImportanceData, importance_data, importance_figure
+from .intermediate import IntermediateData, intermediate_data, intermediate_figure
+from .parallel_coordinates import (
+    ParallelCoordinatesData,
+    ParamAxis,
+    parallel_coordinates_data,
+    parallel_coordinates_figure,
+)
+from .pareto import ParetoData, pareto_data, pareto_figure
+from .registry import (
+    FIGURES,
+    TITLES,
+    FigureKind,
+    FigureOptions,
+    build_figures,
+    figure_kind,
+    figures_for_study,
+    kinds_for,
 )
 from .report import report_html, write_report
+from .timeline import TimelineData, timeline_data, timeline_figure
+from .workers import worker_counts_figure
 
 __all__ = [
     "DISPLAY_STATES",
     "EMPTY_ANNOTATION",
     "EMPTY_MESSAGE",
+    "FIGURES",
     "STATE_COLORS",
     "TITLES",
+    "BackgroundData",
+    "FigureKind",
+    "FigureOptions",
     "HistoryData",
     "ImportanceData",
     "IntermediateData",
@@ -55,6 +60,8 @@ __all__ = [
     "ParamAxis",
     "ParetoData",
     "TimelineData",
+    "build_figures",
+    "figure_kind",
     "figures_for_study",
     "history_data",
     "history_figure",
@@ -62,6 +69,7 @@ __all__ = [
     "importance_figure",
     "intermediate_data",
     "intermediate_figure",
+    "kinds_for",
     "parallel_coordinates_data",
     "parallel_coordinates_figure",
     "pareto_data",

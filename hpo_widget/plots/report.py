@@ -15,7 +15,7 @@ import plotly
 from optuna.study import Study
 from optuna.trial import FrozenTrial, TrialState
 
-from .figures import TITLES, figures_for_study
+from .registry import FigureOptions, build_figures, kinds_for
 
 __all__ = ["report_html", "write_report"]
 
@@ -96,12 +96,14 @@ def _best_section(study: Study, trials: list[FrozenTrial]) -> str:
 def report_html(study: Study, *, title: str | None = None, default_worker: str = "unknown") -> str:
     """The report as one HTML string (see :func:`write_report`)."""
     trials = study.get_trials(deepcopy=False)
-    figs = figures_for_study(study, default_worker=default_worker)
-    if figs["intermediate"].layout.meta.get("empty"):
-        del figs["intermediate"]  # Only shown when some trial reported intermediate values.
+    directions = list(study.directions)
+    # A finished report leaves out a section whose data never came (no intermediate values).
+    kinds = [k for k in kinds_for(directions, summary=True) if k.has_data(trials)]
+    options = FigureOptions(tuple(study.metric_names or ()), default_worker)
+    figs = build_figures(trials, directions, options, kinds=kinds)
 
     title = title if title is not None else f"Study report: {study.study_name}"
-    directions = ", ".join(d.name.lower() for d in study.directions)
+    direction_text = ", ".join(d.name.lower() for d in directions)
     counts = Counter(t.state.name for t in trials)
     count_rows: list[list[Any]] = [[s.name, counts[s.name]] for s in TrialState if counts[s.name]]
     count_rows.append(["Total", len(trials)])
@@ -120,7 +122,7 @@ def report_html(study: Study, *, title: str | None = None, default_worker: str =
         "<header>",
         f"<h1>{_e(title)}</h1>",
         f'<p class="meta">Study <b>{_e(study.study_name)}</b> &middot; direction: '
-        f"{_e(directions)} &middot; generated {_e(generated)} with Optuna "
+        f"{_e(direction_text)} &middot; generated {_e(generated)} with Optuna "
         f"{_e(optuna.__version__)}</p>",
         '<div class="cards">',
         f'<div class="card"><h2>Trials</h2>{_table(["State", "Count"], count_rows, {1})}</div>',
@@ -128,19 +130,20 @@ def report_html(study: Study, *, title: str | None = None, default_worker: str =
         "</div></header>",
     ]
     config = {"displaylogo": False, "responsive": True}
-    for kind, fig in figs.items():
+    for kind in kinds:
+        fig = figs[kind.name]
         # The section heading carries the title; drop the duplicate inside the plot.
         fig.update_layout(title_text="")
-        if kind != "parallel_coordinates":  # its tilted axis labels need the top margin
-            fig.update_layout(margin_t=40)
+        if fig.layout.margin.t is None:  # the template's room for the title; a figure's own
+            fig.update_layout(margin_t=40)  # margin (tilted axis labels) stays
         div = fig.to_html(
             full_html=False,
             include_plotlyjs=False,
             config=config,
             default_height=f"{fig.layout.height or 460}px",
-            div_id=f"hpo-{kind}",
+            div_id=f"hpo-{kind.name}",
         )
-        parts.append(f'<section id="{kind}"><h2>{_e(TITLES[kind])}</h2>')
+        parts.append(f'<section id="{kind.name}"><h2>{_e(kind.title)}</h2>')
         parts.append(f'<div class="card">{div}</div></section>')
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -157,8 +160,9 @@ def write_report(
 
     The file holds a summary (study name, directions, trial counts by state, best trial or
     Pareto-optimal trials with their parameters) and the figures of
-    :func:`~hpo_widget.plots.figures_for_study`: history (or Pareto front), importances,
-    parallel coordinates, intermediate values (when reported), timeline and trials per worker.
+    :func:`~hpo_widget.plots.figures_for_study` (every registered figure the study can show:
+    history or Pareto front, importances, parallel coordinates, intermediate values when
+    reported, timeline and trials per worker).
     plotly.js is inlined once, so the file opens offline; user strings are HTML-escaped.
     """
     out = Path(path)

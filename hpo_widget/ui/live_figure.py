@@ -6,20 +6,22 @@ the tab buttons swap the traces and layout of a single widget instead.
 
 Why patches: rebuilding a figure for every finished trial would resend everything and reset the
 user's zoom.  The history tab appends the new points to its arrays (inside ``batch_update``,
-one message per flush); other tabs recompute their plain data with :mod:`hpo_widget.plots` and
-assign the changed trace properties to the existing traces, found by their stable ``uid``.
+one message per flush); other tabs recompute their plain data through the figure registry
+(:data:`hpo_widget.plots.FIGURES`, which also decides the tabs) and assign the changed trace
+properties to the existing traces, found by their stable ``uid``.
 Updates are coalesced: events are queued from the runner's thread and applied by
 :meth:`LiveFigure.flush` (the panel calls it at most every ``min_interval`` seconds), so a burst
 of fast trials costs one message, not hundreds.
 
-Importances are computed by a separate daemon thread, at most every ``importance_interval``
-seconds and only while the importance tab is shown, so the kernel's main thread never waits
-for PED-ANOVA and a long study does not burn CPU on a hidden plot.
+Slow figures (the importances) are computed by a separate daemon thread
+(:class:`hpo_widget.plots.BackgroundData`), at most every ``importance_interval`` seconds and
+only while their tab is shown, so the kernel's main thread never waits for PED-ANOVA and a long
+study does not burn CPU on a hidden plot.
 """
 
 from __future__ import annotations
 
-import bisect
+import functools
 import threading
 import time
 from collections import deque
@@ -34,34 +36,20 @@ from optuna.trial import FrozenTrial
 from ..events import TrialFinished
 from ..plots import (
     EMPTY_ANNOTATION,
-    ImportanceData,
-    history_data,
-    history_figure,
-    importance_data,
-    importance_figure,
-    intermediate_data,
-    intermediate_figure,
-    parallel_coordinates_data,
-    parallel_coordinates_figure,
-    pareto_data,
-    pareto_figure,
+    EMPTY_MESSAGE,
+    FIGURES,
+    BackgroundData,
+    FigureOptions,
+    figure_kind,
+    kinds_for,
     template,
-    timeline_data,
-    timeline_figure,
-    worker_counts_figure,
 )
+from ..plots.history import HistoryCurve, HistoryData
 
 __all__ = ["TAB_LABELS", "LiveFigure"]
 
-TAB_LABELS: dict[str, str] = {
-    "history": "History",
-    "pareto": "Pareto front",
-    "importance": "Importance",
-    "parallel_coordinates": "Parallel coordinates",
-    "intermediate": "Intermediate values",
-    "timeline": "Timeline",
-    "worker_counts": "Workers",
-}
+#: Tab label of every figure kind, in registry order.
+TAB_LABELS: dict[str, str] = {name: kind.label for name, kind in FIGURES.items()}
 
 TrialsSource = Callable[[], Sequence[FrozenTrial]]
 _INT32 = np.iinfo(np.int32)
@@ -85,86 +73,6 @@ def _compact(value: Any) -> Any:
 
 def _trace_dicts(fig: go.Figure) -> list[dict[str, Any]]:
     return [_compact(t.to_plotly_json()) for t in fig.data]
-
-
-def _best_steps(x: np.ndarray, y: np.ndarray, maximize: bool) -> tuple[np.ndarray, np.ndarray]:
-    """The best-so-far step line reduced to the points where it changes, plus the last one:
-    an ``hv`` line through them is identical and sends O(improvements) points, not O(trials)."""
-    if y.size == 0:
-        return x, y
-    best = np.maximum.accumulate(y) if maximize else np.minimum.accumulate(y)
-    keep = np.empty(best.size, dtype=bool)
-    keep[0] = True
-    np.not_equal(best[1:], best[:-1], out=keep[1:])
-    keep[-1] = True
-    return x[keep], best[keep]
-
-
-class _ImportanceWorker:
-    """Computes importances off the main thread, at most once per ``interval`` seconds."""
-
-    #: Seconds an idle thread waits for more work before it exits.
-    linger = 10.0
-
-    def __init__(self, owner: LiveFigure, interval: float) -> None:
-        self.owner = owner
-        self.interval = interval
-        self.last_started = 0.0
-        self.runs = 0
-        self.thread_names: list[str] = []
-        self.durations: list[float] = []
-        self._wanted = threading.Event()
-        self._closed = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-
-    def request(self) -> None:
-        """Ask for a fresh computation (coalesced; starts the thread if it is not running)."""
-        with self._lock:
-            if self._closed.is_set():
-                return
-            self._idle.clear()
-            self._wanted.set()
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="hpo-importance", daemon=True
-                )
-                self._thread.start()
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until no computation is wanted or running (tests, benchmarks)."""
-        return self._idle.wait(timeout)
-
-    def _run(self) -> None:
-        while not self._closed.is_set():
-            if not self._wanted.wait(self.linger):
-                with self._lock:
-                    if not self._wanted.is_set():
-                        self._thread = None  # idle: leave; request() starts a new one
-                        return
-                continue
-            delay = self.interval - (time.monotonic() - self.last_started)
-            if delay > 0 and self._closed.wait(delay):
-                break
-            self._wanted.clear()
-            self.last_started = time.monotonic()
-            try:
-                data = self.owner._compute_importance()
-            except Exception as exc:  # show it in the figure; never raise in a thread
-                data = ImportanceData(message=f"Importances could not be computed: {exc}")
-            self.durations.append(time.monotonic() - self.last_started)
-            self.thread_names.append(threading.current_thread().name)
-            self.runs += 1
-            self.owner._importance_ready(data)
-            if not self._wanted.is_set():
-                self._idle.set()
-
-    def close(self) -> None:
-        self._closed.set()
-        self._wanted.set()
-        self._idle.set()
 
 
 class LiveFigure:
@@ -203,15 +111,16 @@ class LiveFigure:
         self._rebuild_cost = 0.0
         self._closed = False
         # History tab, kept incrementally: sorted trial numbers and values of COMPLETE trials.
-        self._hx: list[int] = []
-        self._hy: list[float] = []
-        self._hseen: set[int] = set()
-        self._importance: ImportanceData | None = None
-        self._importance_for = -1
-        self._n_finished = 0
+        self._history = HistoryCurve()
+        # Slow kinds: their latest data, and the thread that computes it.
+        self._slow_data: dict[str, Any] = {}
+        self.background: dict[str, BackgroundData[Any]] = {
+            name: self._background(name, importance_interval)
+            for name, kind in FIGURES.items()
+            if kind.slow
+        }
         self.updates = 0
         self.update_seconds: list[float] = []
-        self.importance = _ImportanceWorker(self, importance_interval)
 
         self.figure = go.FigureWidget(layout={"template": template(), "height": 430})
         # Fill the panel's width and follow it when the notebook is resized.
@@ -232,9 +141,15 @@ class LiveFigure:
         return len(self._directions) > 1
 
     def _tab_options(self) -> list[tuple[str, str]]:
-        kinds = ["pareto", "history"] if self.multi else ["history"]
-        kinds += ["importance", "parallel_coordinates", "intermediate", "timeline", "worker_counts"]
-        return [(TAB_LABELS[k], k) for k in kinds]
+        return [(kind.label, kind.name) for kind in kinds_for(self._directions)]
+
+    def _options(self) -> FigureOptions:
+        return FigureOptions(tuple(self._metric_names or ()), default_worker="driver")
+
+    @property
+    def importance(self) -> BackgroundData[Any]:
+        """The thread computing importances (tests and benchmarks watch it)."""
+        return self.background["importance"]
 
     @property
     def kind(self) -> str | None:
@@ -258,14 +173,9 @@ class LiveFigure:
                 if list(self.tabs.options) != options:
                     self._kind = None
                     self.tabs.options = options  # resets the value, which redraws
-            self._reset_history()
-            self._importance = None
-            self._importance_for = -1
-            self._n_finished = 0
+            self._history = HistoryCurve()
+            self._slow_data.clear()
             self._render(self.tabs.value, swap=True)
-
-    def _reset_history(self) -> None:
-        self._hx, self._hy, self._hseen = [], [], set()
 
     # -- events -----------------------------------------------------------------------------
     def notify(self, event: TrialFinished) -> None:
@@ -290,7 +200,6 @@ class LiveFigure:
                 events.append(self._pending.popleft())
             if not events and not self._stale:
                 return False
-            self._n_finished += len(events)
             kind = self._kind
             if kind == "history":
                 start = time.perf_counter()
@@ -299,8 +208,8 @@ class LiveFigure:
                 self._stale = False
                 return changed
             self._stale = True
-            if kind == "importance":
-                self.importance.request()
+            if kind in self.background:
+                self.background[kind].request()
                 self._stale = False
                 return False
             due = self._last_rebuild + self._interval()
@@ -327,23 +236,11 @@ class LiveFigure:
     def _append_history(self, events: list[TrialFinished]) -> bool:
         added = False
         for ev in events:
-            if ev.state != "COMPLETE" or not ev.values or ev.number in self._hseen:
-                continue
-            self._hseen.add(ev.number)
-            value = float(ev.values[self._target])
-            if not self._hx or ev.number > self._hx[-1]:
-                self._hx.append(ev.number)
-                self._hy.append(value)
-            else:  # workers finish out of order: keep trial-number order
-                i = bisect.bisect(self._hx, ev.number)
-                self._hx.insert(i, ev.number)
-                self._hy.insert(i, value)
-            added = True
+            if ev.state == "COMPLETE" and ev.values:
+                added = self._history.add(ev.number, float(ev.values[self._target])) or added
         if not added:
             return False
-        x = np.asarray(self._hx, dtype=np.int32)
-        y = np.asarray(self._hy, dtype=np.float64)
-        bx, by = _best_steps(x, y, self._directions[self._target] == "maximize")
+        x, y, bx, by = self._history.arrays()
         fig = self.figure
         values, best = self._trace("history-values"), self._trace("history-best")
         if values is None or best is None:  # figure not in history shape: redraw fully
@@ -369,41 +266,21 @@ class LiveFigure:
     def _trials(self) -> Sequence[FrozenTrial]:
         return self._source() if self._source is not None else []
 
-    def _build(self, kind: str, trials: Sequence[FrozenTrial]) -> go.Figure:
-        dirs = self._directions
-        names = self._metric_names
-        target = names[0] if names else None
-        if kind == "history":
-            data = history_data(trials, dirs, target_name=target)
-            fig = history_figure(data)
-            self._reset_history()
-            for n, v, ok in zip(data.numbers, data.values, data.feasible, strict=True):
-                if v is not None and ok:
-                    self._hx.append(n)
-                    self._hy.append(v)
-            self._hseen = {t.number for t in trials if t.state.name == "COMPLETE"}
-            x = np.asarray(self._hx, dtype=np.int32)
-            bx, by = _best_steps(x, np.asarray(self._hy, dtype=float), data.direction == "maximize")
+    def _build(self, name: str, trials: Sequence[FrozenTrial]) -> go.Figure:
+        kind = figure_kind(name)
+        if kind.slow:  # never computed here: the latest background result, or a placeholder
+            data = self._slow_data.get(name)
+            if data is None:
+                message = f"Computing {kind.title.lower()}\u2026" if trials else EMPTY_MESSAGE
+                return kind.placeholder_figure(message)
+        else:
+            data = kind.data(trials, self._directions, self._options())
+        fig = kind.figure(data)
+        if isinstance(data, HistoryData):  # the live tab patches the best line, reduced
+            self._history.seed(data)
+            _, _, bx, by = self._history.arrays()
             fig.update_traces(x=bx, y=by, selector={"uid": "history-best"})
-            return fig
-        if kind == "pareto":
-            return pareto_figure(pareto_data(trials, dirs, objective_names=names))
-        if kind == "importance":
-            data_imp = self._importance or ImportanceData(
-                message="Computing importances…" if trials else "No completed trials yet"
-            )
-            return importance_figure(data_imp)
-        if kind == "parallel_coordinates":
-            return parallel_coordinates_figure(
-                parallel_coordinates_data(trials, direction=dirs, target_name=target)
-            )
-        if kind == "intermediate":
-            return intermediate_figure(intermediate_data(trials))
-        if kind == "timeline":
-            return timeline_figure(timeline_data(trials, default_worker="driver"))
-        if kind == "worker_counts":
-            return worker_counts_figure(timeline_data(trials, default_worker="driver"))
-        raise ValueError(f"unknown figure {kind!r}; choose one of {', '.join(TAB_LABELS)}")
+        return fig
 
     def select(self, kind: str) -> None:
         """Show another figure in the same widget (swap traces and layout in one go)."""
@@ -415,12 +292,11 @@ class LiveFigure:
                 return
             self._pending_to_history()
             self._render(kind, swap=True)
-            if kind == "importance":
-                self.importance.request()
+            if kind in self.background:
+                self.background[kind].request()
 
     def _pending_to_history(self) -> None:
         # The redraw reads all trials from storage, so queued events are already included.
-        self._n_finished += len(self._pending)
         self._pending.clear()
         self._stale = False
 
@@ -480,23 +356,39 @@ class LiveFigure:
             if send is not None:
                 send({"autosize": True})
 
-    # -- importance -------------------------------------------------------------------------
-    def _compute_importance(self) -> ImportanceData:
-        trials = self._trials()
-        return importance_data(trials, self._directions)
+    # -- slow kinds (background) -----------------------------------------------------------
+    def _background(self, name: str, interval: float) -> BackgroundData[Any]:
+        kind = figure_kind(name)
+        assert kind.placeholder is not None  # FigureKind checks that slow kinds have one
 
-    def _importance_ready(self, data: ImportanceData) -> None:
+        def failed(exc: Exception) -> Any:
+            assert kind.placeholder is not None
+            return kind.placeholder(f"{kind.title} could not be computed: {exc}")
+
+        return BackgroundData(
+            functools.partial(self._compute, name),
+            functools.partial(self._slow_ready, name),
+            on_error=failed,
+            interval=interval,
+            name=f"hpo-{name}",
+        )
+
+    def _compute(self, name: str) -> Any:
+        return figure_kind(name).data(self._trials(), self._directions, self._options())
+
+    def _slow_ready(self, name: str, data: Any) -> None:
         with self._lock:
-            self._importance = data
-            if self._closed or self._kind != "importance":
+            self._slow_data[name] = data
+            if self._closed or self._kind != name:
                 return
-            self._render("importance", swap=False)
+            self._render(name, swap=False)
 
     # -- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            self.importance.close()
+            for worker in self.background.values():
+                worker.close()
             self.tabs.close()
             self.note.close()
             self.figure.close()

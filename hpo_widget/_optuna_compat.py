@@ -1,0 +1,158 @@
+"""The one place hpo_widget touches Optuna's private API.
+
+Optuna's public API has no way to claim a WAITING trial atomically, to reach a study's storage
+and id, to serve its gRPC storage protocol with interceptors, or to run a study callback that
+calls ``study.stop()`` outside ``optimize``; hpo_widget needs all of these.  Every such use is
+here, behind a small function with a stable meaning, and ``tests/test_optuna_compat.py`` checks
+each against the installed Optuna, so a release that moves one fails loudly in one test rather
+than somewhere inside a run.  Nothing else in the package may use a ``_private`` Optuna name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import optuna
+from optuna.storages import BaseStorage, GrpcStorageProxy
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+if TYPE_CHECKING:
+    import grpc
+
+__all__ = [
+    "GrpcStorageProxyWithInterceptor",
+    "TrialsStudy",
+    "add_storage_servicer",
+    "callback_scope",
+    "pareto_front",
+    "storage_of",
+    "study_id",
+    "trial_for",
+    "trial_id",
+]
+
+
+# -- studies and trials -------------------------------------------------------------------------
+def storage_of(study: optuna.Study) -> BaseStorage:
+    """The storage object a study reads and writes (``Study._storage``)."""
+    storage: BaseStorage = study._storage
+    return storage
+
+
+def study_id(study: optuna.Study) -> int:
+    """The storage's id of a study (``Study._study_id``), which every storage call takes."""
+    return int(study._study_id)
+
+
+def trial_id(trial: FrozenTrial | optuna.Trial) -> int:
+    """The storage's id of a trial (``_trial_id``; ``number`` is per study, the id per storage)."""
+    return int(trial._trial_id)
+
+
+def trial_for(study: optuna.Study, claimed_trial_id: int) -> optuna.Trial:
+    """A live :class:`optuna.Trial` for a trial this process just set RUNNING.
+
+    Does the bookkeeping ``Study.ask()`` does before building a trial: the study's per-thread
+    cache of all trials is dropped, so the sampler sees the claim.
+    """
+    local = getattr(study, "_thread_local", None)
+    if local is not None:
+        local.cached_all_trials = None
+    return optuna.Trial(study, claimed_trial_id)
+
+
+@contextmanager
+def callback_scope(study: optuna.Study) -> Iterator[list[bool]]:
+    """Run Optuna study callbacks as ``optimize`` does, so ``study.stop()`` works inside them.
+
+    Yields a one-item list that holds True afterwards if a callback called ``study.stop()``
+    (``optimize`` sets ``_thread_local.in_optimize_loop`` and reads ``_stop_flag``).
+    """
+    local = study._thread_local
+    before = local.in_optimize_loop
+    study._stop_flag = False
+    local.in_optimize_loop = True
+    stopped = [False]
+    try:
+        yield stopped
+    finally:
+        local.in_optimize_loop = before
+        stopped[0] = bool(study._stop_flag)
+        study._stop_flag = False
+
+
+def pareto_front(
+    trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]
+) -> list[FrozenTrial]:
+    """The non-dominated trials among ``trials``, by Optuna's own rule (``best_trials``)."""
+    from optuna.study._multi_objective import _get_pareto_front_trials_by_trials
+
+    return list(_get_pareto_front_trials_by_trials(list(trials), list(directions)))
+
+
+class TrialsStudy:
+    """The read-only slice of :class:`optuna.study.Study` that importance evaluators use.
+
+    ``get_param_importances`` takes a study; figures have a list of trials (a snapshot, or a
+    filtered view), and building a real study would copy them into a storage.  The evaluators
+    call ``_is_multi_objective`` (private), ``directions`` and ``get_trials``.
+    """
+
+    def __init__(self, trials: Sequence[FrozenTrial], directions: Sequence[StudyDirection]):
+        self._trials = list(trials)
+        self.directions = list(directions)
+
+    @property
+    def direction(self) -> StudyDirection:
+        return self.directions[0]
+
+    @property
+    def trials(self) -> list[FrozenTrial]:
+        return self._trials
+
+    def _is_multi_objective(self) -> bool:
+        return len(self.directions) > 1
+
+    def get_trials(
+        self, deepcopy: bool = True, states: Iterable[TrialState] | None = None
+    ) -> list[FrozenTrial]:
+        if states is None:
+            return list(self._trials)
+        wanted = tuple(states)
+        return [t for t in self._trials if t.state in wanted]
+
+
+# -- the gRPC storage proxy ---------------------------------------------------------------------
+def add_storage_servicer(server: grpc.Server, storage: BaseStorage) -> None:
+    """Serve ``storage`` with Optuna's own servicer, so the wire protocol stays Optuna's."""
+    from optuna.storages._grpc import servicer
+    from optuna.storages._grpc.auto_generated import api_pb2_grpc
+
+    api_pb2_grpc.add_StorageServiceServicer_to_server(
+        servicer.OptunaStorageProxyService(storage), server
+    )
+
+
+class GrpcStorageProxyWithInterceptor(GrpcStorageProxy):
+    """Optuna's gRPC storage client on a channel wrapped by ``interceptor``.
+
+    Optuna 5 builds only an insecure channel and takes no credentials or interceptors.
+    ``_setup`` (also called on unpickling) builds ``_channel``, ``_stub`` and ``_cache`` (which
+    holds the stub); the last two are rebuilt on the intercepted channel.  Pickles like the
+    parent (Spark ships it to executors), the interceptor included.
+    """
+
+    def __init__(self, *, host: str, port: int, interceptor: Any) -> None:
+        self._interceptor = interceptor
+        super().__init__(host=host, port=port)
+
+    def _setup(self) -> None:
+        import grpc
+
+        super()._setup()
+        self._channel = grpc.intercept_channel(self._channel, self._interceptor)
+        self._stub = type(self._stub)(self._channel)
+        self._cache = type(self._cache)(self._stub)

@@ -1,0 +1,300 @@
+"""The one list of figures: every view of a study (live panel, report, dashboard) reads it.
+
+Why a registry: each consumer used to name every figure itself (a tab list, a branch per
+figure, a title table), so a new figure meant editing six places.  Here a figure is a
+:class:`FigureKind`, plain data that says what it is called, what it needs and how to go from
+trials to data to a Plotly figure; consumers loop over :data:`FIGURES`.  Adding a figure is one
+module (its dataclass, ``*_data`` and ``*_figure``) plus one entry below.
+
+Order matters: it is the order of tabs and report sections.  The Pareto front comes first
+because, where it applies, it is the figure to look at first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Generic, Literal, TypeVar, get_args
+
+import plotly.graph_objects as go
+from optuna.study import Study
+from optuna.trial import FrozenTrial
+
+from . import history, importance, intermediate, parallel_coordinates, pareto, timeline, workers
+from ._common import Direction
+
+__all__ = [
+    "FIGURES",
+    "TITLES",
+    "FigureKind",
+    "FigureOptions",
+    "Need",
+    "build_figures",
+    "figure_kind",
+    "figures_for_study",
+    "kinds_for",
+]
+
+#: What a figure needs to be worth showing.  The objective needs decide whether a view offers
+#: it at all; ``"intermediate_values"`` only lets a finished summary (the report) leave out a
+#: section that would say "nothing here", while live views keep it since the data may come.
+Need = Literal["single_objective", "multi_objective", "intermediate_values"]
+_NEEDS: frozenset[str] = frozenset(get_args(Need))
+
+D = TypeVar("D")
+
+
+@dataclass(frozen=True, slots=True)
+class FigureOptions:
+    """What a view knows about a study besides its trials and directions."""
+
+    #: The study's metric names (``Study.metric_names``), used as axis labels.
+    metric_names: tuple[str, ...] = ()
+    #: Worker id for trials without one (a local run in the panel says "driver").
+    default_worker: str = "unknown"
+    #: POSIX time at which RUNNING trials end on the timeline; ``None`` means now.
+    now: float | None = None
+
+    @property
+    def target_name(self) -> str | None:
+        return self.metric_names[0] if self.metric_names else None
+
+
+#: ``(trials, directions, options) -> data``: the common signature of every kind's extraction.
+DataFunction = Callable[[Sequence[FrozenTrial], Sequence[Direction], FigureOptions], D]
+
+
+@dataclass(frozen=True, slots=True)
+class FigureKind(Generic[D]):
+    """One figure: its names, what it needs, its data extraction and its Plotly builder.
+
+    Kinds whose ``data`` is the same function share one extraction (see :func:`build_figures`).
+    A ``slow`` kind's data takes seconds; live views compute it off the main thread and show
+    ``placeholder(message)`` (empty data carrying the message) until it is ready.
+    """
+
+    name: str
+    title: str
+    #: Short label for a tab or a menu.
+    label: str
+    data: DataFunction[D]
+    figure: Callable[[D], go.Figure]
+    needs: frozenset[Need] = frozenset()
+    #: In a summary (report, :func:`figures_for_study`) this kind is left out when the named
+    #: kind applies: the Pareto front replaces the history of objective 0.
+    superseded_by: str | None = None
+    slow: bool = False
+    placeholder: Callable[[str], D] | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.needs) - _NEEDS
+        if unknown:
+            raise ValueError(f"{self.name}: unknown needs {sorted(unknown)}")
+        if self.slow and self.placeholder is None:
+            raise ValueError(f"{self.name}: a slow figure needs a placeholder")
+
+    def applies(self, directions: Sequence[Direction]) -> bool:
+        """Whether a study with these directions can show this figure at all."""
+        n = len(directions)
+        if "multi_objective" in self.needs and n < 2:
+            return False
+        return not ("single_objective" in self.needs and n > 1)
+
+    def has_data(self, trials: Iterable[FrozenTrial]) -> bool:
+        """Whether ``trials`` hold what this figure draws (objective needs aside)."""
+        if "intermediate_values" in self.needs:
+            return any(t.intermediate_values for t in trials)
+        return True
+
+    def build(
+        self,
+        trials: Sequence[FrozenTrial],
+        directions: Sequence[Direction],
+        options: FigureOptions | None = None,
+    ) -> go.Figure:
+        """The figure for ``trials``, computed now (slow kinds included)."""
+        return self.figure(self.data(trials, directions, options or FigureOptions()))
+
+    def placeholder_figure(self, message: str) -> go.Figure:
+        """The figure's empty state saying ``message`` (for a slow kind not computed yet)."""
+        if self.placeholder is None:
+            raise ValueError(f"{self.name} has no placeholder (it is not slow)")
+        return self.figure(self.placeholder(message))
+
+
+# -- the adapters: each kind's data function in the common signature ----------------------------
+def _history(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+) -> history.HistoryData:
+    return history.history_data(trials, directions, target_name=options.target_name)
+
+
+def _pareto(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+) -> pareto.ParetoData:
+    names = options.metric_names or None
+    return pareto.pareto_data(trials, directions, objective_names=names)
+
+
+def _importance(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+) -> importance.ImportanceData:
+    return importance.importance_data(trials, directions)
+
+
+def _importance_placeholder(message: str) -> importance.ImportanceData:
+    return importance.ImportanceData(message=message)
+
+
+def _parallel_coordinates(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+) -> parallel_coordinates.ParallelCoordinatesData:
+    return parallel_coordinates.parallel_coordinates_data(
+        trials, direction=directions, target_name=options.target_name
+    )
+
+
+def _intermediate(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+) -> intermediate.IntermediateData:
+    return intermediate.intermediate_data(trials)
+
+
+def _timeline(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+) -> timeline.TimelineData:
+    return timeline.timeline_data(trials, default_worker=options.default_worker, now=options.now)
+
+
+def _registry(*kinds: FigureKind[Any]) -> Mapping[str, FigureKind[Any]]:
+    by_name = {k.name: k for k in kinds}
+    if len(by_name) != len(kinds):
+        raise ValueError("figure kinds must have distinct names")
+    for k in kinds:
+        if k.superseded_by is not None and k.superseded_by not in by_name:
+            raise ValueError(f"{k.name} is superseded by unknown kind {k.superseded_by!r}")
+    return MappingProxyType(by_name)
+
+
+#: Every figure, in display order (read-only).
+FIGURES: Mapping[str, FigureKind[Any]] = _registry(
+    FigureKind(
+        pareto.NAME,
+        pareto.TITLE,
+        "Pareto front",
+        _pareto,
+        pareto.pareto_figure,
+        needs=frozenset({"multi_objective"}),
+    ),
+    FigureKind(
+        history.NAME,
+        history.TITLE,
+        "History",
+        _history,
+        history.history_figure,
+        superseded_by=pareto.NAME,
+    ),
+    FigureKind(
+        importance.NAME,
+        importance.TITLE,
+        "Importance",
+        _importance,
+        importance.importance_figure,
+        slow=True,
+        placeholder=_importance_placeholder,
+    ),
+    FigureKind(
+        parallel_coordinates.NAME,
+        parallel_coordinates.TITLE,
+        "Parallel coordinates",
+        _parallel_coordinates,
+        parallel_coordinates.parallel_coordinates_figure,
+    ),
+    FigureKind(
+        intermediate.NAME,
+        intermediate.TITLE,
+        "Intermediate values",
+        _intermediate,
+        intermediate.intermediate_figure,
+        needs=frozenset({"intermediate_values"}),
+    ),
+    FigureKind(timeline.NAME, timeline.TITLE, "Timeline", _timeline, timeline.timeline_figure),
+    FigureKind(workers.NAME, workers.TITLE, "Workers", _timeline, workers.worker_counts_figure),
+)
+
+#: Figure titles by kind, in registry order.
+TITLES: dict[str, str] = {name: kind.title for name, kind in FIGURES.items()}
+
+
+def figure_kind(name: str) -> FigureKind[Any]:
+    """The registered kind called ``name``; the error lists the valid names."""
+    try:
+        return FIGURES[name]
+    except KeyError:
+        raise ValueError(f"unknown figure {name!r}; choose one of {', '.join(FIGURES)}") from None
+
+
+def kinds_for(directions: Sequence[Direction], *, summary: bool = False) -> list[FigureKind[Any]]:
+    """The kinds a study with ``directions`` can show, in registry order.
+
+    ``summary=True`` is for views that show every figure at once (a report): it also leaves out
+    kinds superseded by another applicable kind.  Interactive views offer them all.
+    """
+    kinds = [k for k in FIGURES.values() if k.applies(directions)]
+    if not summary:
+        return kinds
+    shown = {k.name for k in kinds}
+    return [k for k in kinds if k.superseded_by not in shown]
+
+
+def build_figures(
+    trials: Sequence[FrozenTrial],
+    directions: Sequence[Direction],
+    options: FigureOptions | None = None,
+    *,
+    kinds: Iterable[FigureKind[Any]] | None = None,
+    compute_slow: bool = True,
+) -> dict[str, go.Figure]:
+    """Figures for ``kinds`` (default: :func:`kinds_for` ``directions``), keyed by name.
+
+    Each data function runs once however many kinds share it.  With ``compute_slow=False``
+    slow kinds show their placeholder instead of being computed.
+    """
+    options = options or FigureOptions()
+    if kinds is None:
+        kinds = kinds_for(directions)
+    extracted: dict[Callable[..., Any], Any] = {}
+    figs: dict[str, go.Figure] = {}
+    for kind in kinds:
+        if kind.slow and not compute_slow:
+            figs[kind.name] = kind.placeholder_figure(f"{kind.title} not computed.")
+            continue
+        if kind.data not in extracted:
+            extracted[kind.data] = kind.data(trials, directions, options)
+        figs[kind.name] = kind.figure(extracted[kind.data])
+    return figs
+
+
+def figures_for_study(
+    study: Study,
+    *,
+    default_worker: str = "unknown",
+    now: float | None = None,
+    importance: bool = True,
+) -> dict[str, go.Figure]:
+    """All figures for ``study`` at once, keyed like :data:`TITLES`.
+
+    Single-objective studies get ``"history"``, multi-objective ones ``"pareto"`` instead. Every
+    other key is always present (possibly in its empty state). ``importance=False`` skips the
+    slow kinds (importances) and returns their empty figure.
+    """
+    directions = list(study.directions)
+    options = FigureOptions(tuple(study.metric_names or ()), default_worker, now)
+    return build_figures(
+        study.get_trials(deepcopy=False),
+        directions,
+        options,
+        kinds=kinds_for(directions, summary=True),
+        compute_slow=importance,
+    )
