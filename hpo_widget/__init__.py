@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import _pickling  # noqa: F401  (objectives using optuna.integration pickle by value)
 from ._version import __version__
 from .events import RunStatus, StatusChanged, TrialFinished, WorkerSeen
 from .presets import SklearnPreset
