@@ -26,7 +26,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +34,9 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from . import _attrs
+from . import _attrs, run_record
 from . import _optuna_compat as compat
+from ._tickets import budget, counts_towards_budget
 from .samplers import PrunerSpec, SamplerSpec, make_pruner, make_sampler
 from .space import SearchSpace
 from .storage import StorageRef, mask_password, open_storage
@@ -93,29 +94,6 @@ class WorkerResult:
     error: str | None = None
 
 
-def counts_towards_budget(trial: FrozenTrial) -> bool:
-    """Finished trials count, except failures that were not the objective's fault."""
-    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-        return True
-    return trial.state == TrialState.FAIL and not trial.system_attrs.get(_attrs.LOST)
-
-
-def budget(trials: Iterable[FrozenTrial]) -> tuple[int, int]:
-    """(trials that count towards the budget, trials in flight: RUNNING or WAITING)."""
-    counted = in_flight = 0
-    for t in trials:
-        if counts_towards_budget(t):
-            counted += 1
-        elif t.state in (TrialState.RUNNING, TrialState.WAITING):
-            in_flight += 1
-    return counted, in_flight
-
-
-def _run_record(storage: BaseStorage, study_id: int) -> dict[str, Any]:
-    run = storage.get_study_system_attrs(study_id).get(_attrs.RUN)
-    return run if isinstance(run, dict) else {}
-
-
 def _may_need_more(storage: BaseStorage, study: optuna.Study, run_id: str) -> bool:
     """Whether a worker that found no ticket should wait rather than leave.
 
@@ -124,12 +102,11 @@ def _may_need_more(storage: BaseStorage, study: optuna.Study, run_id: str) -> bo
     by a dead worker comes back as a retry ticket once the driver reaps it.  Leaving then would
     make the driver relaunch workers every poll (issue: relaunch churn).
     """
-    run = _run_record(storage, compat.study_id(study))
-    target = run.get("n_trials")
-    if target is None or run.get("stop") or run.get("id") != run_id:
+    run = run_record.read(storage, compat.study_id(study))
+    if run is None or run.n_trials is None or run.stop or run.id != run_id:
         return False
     counted, _ = budget(study.get_trials(deepcopy=False))
-    return counted < int(target)
+    return counted < run.n_trials
 
 
 def worker_id(slot: int) -> str:
@@ -196,8 +173,8 @@ def _stop_requested(task: WorkerTask, storage: BaseStorage, study_id: int) -> bo
     local = _LOCAL_STOPS.get(task.run_id)
     if local is not None:
         return local.is_set()
-    run = _run_record(storage, study_id)
-    return run.get("id") != task.run_id or bool(run.get("stop"))
+    run = run_record.read(storage, study_id)
+    return run is None or run.id != task.run_id or run.stop
 
 
 def _check_values(result: Any, n_objectives: int) -> tuple[list[float] | None, str | None]:
@@ -260,8 +237,9 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             pruner=make_pruner(task.pruner),
         )
         interval = task.heartbeat_interval
-        published = _run_record(storage, compat.study_id(study)).get("heartbeat_interval")
-        if isinstance(published, (int, float)) and published > 0:
+        run = run_record.read(storage, compat.study_id(study))
+        published = run.heartbeat_interval if run is not None else None
+        if published is not None and published > 0:
             # The driver publishes the interval its grace needs; beat at least that often.
             interval = min(interval, float(published))
         heartbeat = _Heartbeat(storage, interval)

@@ -5,9 +5,11 @@ from Python too::
 
     spec = RunSpec.from_file("example_notebooks/specs/quadratic.yaml")
     runner = spec.build_runner(n_workers=2)
-    runner.start(n_trials=spec.n_trials, timeout=spec.timeout).wait()
+    runner.start().wait()          # n_trials and timeout come from the spec
 
-Schema (every field but ``objective`` is optional)::
+A spec is an objective (and its search space) plus a :class:`~hpo_widget.config.RunConfig`,
+which holds and checks every run option; ``hpo-widget schema`` prints the JSON Schema that
+editors use to validate specs as you type.  Schema (every field but ``objective`` is optional)::
 
     study: iris_rf              # default: the spec file's stem
     storage: null               # URL, or null for the embedded journal ./hpo_studies.journal.
@@ -29,7 +31,8 @@ Schema (every field but ``objective`` is optional)::
                                 # optional for presets and objective(trial), required for
                                 # objective(params)
     sampler: tpe                # or {name: tpe, options: {n_startup_trials: 5}}
-    pruner: median              # or {name: median, options: {n_warmup_steps: 1}}; default none
+    pruner: median              # or {name: median, options: {n_warmup_steps: 1}}; default: median
+                                # (Optuna's default), none for several objectives
     seed: 0
     backend: loky               # or {name: loky, n_workers: 2, options: {}}; n_workers 0 means
                                 # only external `hpo-widget worker` processes run trials
@@ -37,6 +40,10 @@ Schema (every field but ``objective`` is optional)::
     timeout: 600                # seconds for one run
     retries: 1                  # re-runs of a trial whose worker died
     heartbeat_grace: 30         # seconds of silence before a running trial counts as lost
+    stop:                       # end the run early (see hpo_widget.stop_rules)
+      goal: 0.98                # the best value reached this
+      patience: 20              # 20 finished trials in a row without a new best
+      max_failed: 5             # 5 trials of this run failed in the objective
 
 Validation collects every problem, each prefixed with its dotted field path, and raises one
 :class:`SpecError` listing them all.
@@ -45,11 +52,7 @@ Validation collects every problem, each prefixed with its dotted field path, and
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import math
-import numbers
 import os
-import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -58,46 +61,27 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from .backends import BACKENDS
-from .samplers import PRUNERS, SAMPLERS, option_problems
+from ._checks import _show
+from ._config_io import YAML_FIELDS, json_schema
+from ._spec_presets import (
+    REF_RE,
+    PresetObjective,
+    check_preset_space,
+    preset_from_dict,
+)
+from .config import YAML_PATHS, ConfigError, ConfigProblem, RunConfig
 from .space import SearchSpace, SearchSpaceError
-from .storage import mask_password, resolve_storage
+from .storage import mask_password
 
 if TYPE_CHECKING:
     from .runner import StudyRunner
 
-__all__ = ["PresetObjective", "RunSpec", "SpecError"]
+__all__ = ["PresetObjective", "RunSpec", "SpecError", "spec_schema"]
 
 #: Top-level keys of a spec, in the order ``to_dict`` writes them.
-FIELDS = (
-    "study",
-    "storage",
-    "direction",
-    "directions",
-    "objective",
-    "space",
-    "sampler",
-    "pruner",
-    "seed",
-    "backend",
-    "n_trials",
-    "timeout",
-    "retries",
-    "heartbeat_grace",
-)
-_PRESET_FIELDS = (
-    "preset",
-    "dataset",
-    "cv",
-    "scoring",
-    "fold_n_jobs",
-    "fold_backend",
-    "random_state",
-)
-_DATASETS = ("iris", "digits", "wine", "breast_cancer", "diabetes")
-_DIRECTIONS = ("minimize", "maximize")
-_ALIASES = {"min": "minimize", "max": "maximize"}
-_REF_RE = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*:[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+FIELDS = (*YAML_FIELDS[:4], "objective", "space", *YAML_FIELDS[4:])
+#: Spec attribute -> RunConfig option (the spec reads ``study``, the runner ``study_name``).
+_CONFIG_NAMES = {"study": "study_name"}
 
 
 class SpecError(ValueError):
@@ -106,7 +90,7 @@ class SpecError(ValueError):
     Passwords in storage URLs are masked in every message.
     """
 
-    def __init__(self, problems: Iterable[str], source: str | os.PathLike[str] | None = None):
+    def __init__(self, problems: Iterable[Any], source: str | os.PathLike[str] | None = None):
         self.problems: list[str] = [mask_password(str(p)) for p in problems]
         self.source = None if source is None else os.fspath(source)
         super().__init__("\n".join(self.problems))
@@ -115,66 +99,45 @@ class SpecError(ValueError):
         return (type(self), (self.problems, self.source))
 
 
-@dataclass(frozen=True)
-class PresetObjective:
-    """The mapping form of ``objective``: a :class:`~hpo_widget.SklearnPreset` on a dataset."""
-
-    estimators: tuple[str, ...]
-    dataset: str
-    cv: int | None = None
-    scoring: str | None = None
-    fold_n_jobs: int = 1
-    fold_backend: str | None = None
-    random_state: int | None = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "preset": self.estimators[0] if len(self.estimators) == 1 else list(self.estimators),
-            "dataset": self.dataset,
-        }
-        defaults = PresetObjective((), "")
-        for name in _PRESET_FIELDS[2:]:
-            value = getattr(self, name)
-            if value != getattr(defaults, name):
-                out[name] = value
-        return out
+def _yaml_problems(error: ConfigError) -> list[str]:
+    out = []
+    for p in error.problems:
+        head, dot, rest = p.field.partition(".")
+        path = YAML_PATHS.get(head, head) + (dot + rest if rest else "")
+        out.append(str(ConfigProblem(path, p.message)))
+    return out
 
 
 @dataclass(frozen=True)
 class RunSpec:
-    """A validated run spec (see the module docstring for the YAML schema).
+    """A validated run spec: what to tune (``objective``, ``space``) and how (``config``).
 
+    The run options read as attributes too (``spec.n_trials``, ``spec.study``, ...).
     ``base_dir`` is the spec file's directory, put on ``sys.path`` before the objective (or a
     ``module:function`` dataset) is imported.  It is not part of the YAML.
     """
 
     objective: str | PresetObjective
-    study: str | None = None
-    storage: str | None = None
-    direction: str | None = None
-    directions: tuple[str, ...] | None = None
     space: SearchSpace | None = None
-    sampler: str = "tpe"
-    sampler_options: dict[str, Any] = field(default_factory=dict)
-    pruner: str = "none"
-    pruner_options: dict[str, Any] = field(default_factory=dict)
-    seed: int | None = None
-    backend: str = "threading"
-    n_workers: int | None = None
-    backend_options: dict[str, Any] = field(default_factory=dict)
-    n_trials: int | None = None
-    timeout: float | None = None
-    retries: int = 1
-    heartbeat_grace: float = 30.0
+    config: RunConfig = field(default_factory=RunConfig)
     base_dir: Path | None = field(default=None, compare=False)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for names that are not fields: the run options of the config.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        config = object.__getattribute__(self, "config")
+        option = _CONFIG_NAMES.get(name, name)
+        if option in {f.name for f in dataclasses.fields(RunConfig)} or option == "direction":
+            return getattr(config, option)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         # Specs get printed in notebooks and pasted into issues: the storage URL (or an option
         # such as a cluster URL) may carry a password.
-        shown = ", ".join(
-            f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr
+        return mask_password(
+            f"RunSpec(objective={self.objective!r}, space={self.space!r}, config={self.config!r})"
         )
-        return mask_password(f"{type(self).__name__}({shown})")
 
     # -- reading -----------------------------------------------------------------------------
     @classmethod
@@ -216,130 +179,44 @@ class RunSpec:
             raise SpecError(
                 [f"spec: must be a mapping of field -> value, got {type(data).__name__}"]
             )
-        c = _Checker()
-        for key in data:
-            if key not in FIELDS:
-                c.add(
-                    str(key),
-                    f"unknown field{_did_you_mean(key, FIELDS)} (fields: {', '.join(FIELDS)})",
-                )
-
-        kw: dict[str, Any] = {}
-        study = data.get("study")
-        if study is None:
-            kw["study"] = default_study
-        elif not isinstance(study, str) or not study.strip():
-            c.add("study", f"must be a non-empty string, got {_show(study)}")
-        else:
-            kw["study"] = study
-
-        storage = data.get("storage")
-        if storage is not None:
-            if not isinstance(storage, str):
-                c.add("storage", f"must be a URL string or null, got {_show(storage)}")
-            else:
-                try:
-                    resolve_storage(storage)
-                    kw["storage"] = storage
-                except ValueError as exc:
-                    c.add("storage", _strip_field(str(exc), "storage"))
-
-        direction, directions = data.get("direction"), data.get("directions")
-        if direction is not None and directions is not None:
-            c.add("direction", "give either direction or directions, not both")
-        if direction is not None:
-            kw["direction"] = c.choice(direction, "direction", _DIRECTIONS)
-        if directions is not None:
-            if not isinstance(directions, list) or not directions:
-                c.add(
-                    "directions",
-                    f"must be a non-empty list like [minimize, maximize], got {_show(directions)}",
-                )
-            else:
-                checked = [
-                    c.choice(d, f"directions[{i}]", _DIRECTIONS) for i, d in enumerate(directions)
-                ]
-                kw["directions"] = tuple(d for d in checked if d is not None)
-
-        objective = data.get("objective")
-        if objective is None:
-            c.add(
-                "objective",
-                "missing required field (write 'package.module:function' or "
-                "{preset: RandomForest, dataset: iris})",
-            )
-        elif isinstance(objective, str):
-            if _REF_RE.match(objective.strip()):
-                kw["objective"] = objective.strip()
-            else:
-                c.add("objective", f"{objective!r} must look like 'package.module:function'")
-        elif isinstance(objective, Mapping):
-            kw["objective"] = _preset_from_dict(objective, c)
-        else:
-            c.add(
-                "objective",
-                f"must be 'package.module:function' or a preset mapping, got {_show(objective)}",
-            )
-
+        problems: list[ConfigProblem] = []
+        objective = _objective_from(data.get("objective"), problems)
+        space = None
         raw_space = data.get("space")
         if raw_space is not None:
             try:
-                kw["space"] = SearchSpace.from_dict(raw_space)
+                space = SearchSpace.from_dict(raw_space)
             except SearchSpaceError as exc:
                 for p in exc.problems:
                     text = str(p)
-                    c.add("space" + ("." + text if p.param or p.field else ": " + text), None)
-        preset = kw.get("objective")
-        if isinstance(preset, PresetObjective) and kw.get("space") is not None:
-            _check_preset_space(preset, kw["space"], c)
-
-        sampler = c.named(data.get("sampler"), "sampler", SAMPLERS, default="tpe")
-        if sampler is not None:
-            kw["sampler"], kw["sampler_options"], _ = sampler
-            _check_options(kw["sampler"], kw["sampler_options"], "sampler", c)
-        pruner = c.named(data.get("pruner"), "pruner", PRUNERS, default="none")
-        if pruner is not None:
-            kw["pruner"], kw["pruner_options"], _ = pruner
-            _check_options(kw["pruner"], kw["pruner_options"], "pruner", c)
-        n_dirs = len(kw.get("directions") or ()) or 1
-        if n_dirs > 1 and kw.get("pruner", "none") != "none":
-            c.add("pruner", "Optuna cannot prune multi-objective studies; use pruner: none")
-
-        kw["seed"] = c.integer(data.get("seed"), "seed")
-        backend = c.named(
-            data.get("backend"), "backend", BACKENDS, default="threading", extra=("n_workers",)
-        )
-        if backend is not None:
-            kw["backend"], kw["backend_options"], extra = backend
-            kw["n_workers"] = c.integer(
-                extra.get("n_workers"),
-                "backend.n_workers",
-                minimum=0,
-                hint="(0 = only external `hpo-widget worker` processes)",
+                    sep = "." if p.param or p.field else ": "
+                    problems.append(ConfigProblem("", "space" + sep + text))
+        if isinstance(objective, PresetObjective) and space is not None:
+            check_preset_space(objective, space, problems)
+        config: RunConfig | None = None
+        try:
+            config = RunConfig.from_dict(
+                data, default_study=default_study, space=space, other_fields=("objective", "space")
             )
-        kw["n_trials"] = c.integer(data.get("n_trials"), "n_trials", minimum=1)
-        kw["timeout"] = c.number(data.get("timeout"), "timeout", positive=True)
-        retries = c.integer(data.get("retries"), "retries", minimum=0)
-        kw["retries"] = 1 if retries is None else retries
-        grace = c.number(data.get("heartbeat_grace"), "heartbeat_grace", positive=True)
-        kw["heartbeat_grace"] = 30.0 if grace is None else grace
-
-        if c.problems:
-            raise SpecError(c.problems)
-        kw = {k: v for k, v in kw.items() if v is not None}
-        return cls(base_dir=None if base_dir is None else Path(base_dir), **kw)
+        except ConfigError as exc:
+            errors = [str(p) for p in problems] + [str(p) for p in exc.problems]
+            raise SpecError(_order(errors)) from None
+        if problems or objective is None:
+            raise SpecError([str(p) for p in problems])
+        return cls(
+            objective=objective,
+            space=space,
+            config=config,
+            base_dir=None if base_dir is None else Path(base_dir),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The YAML form (fields at their defaults left out); ``from_dict`` reads it back."""
         out: dict[str, Any] = {}
-        if self.study is not None:
-            out["study"] = self.study
-        if self.storage is not None:
-            out["storage"] = self.storage
-        if self.direction is not None:
-            out["direction"] = self.direction
-        if self.directions is not None:
-            out["directions"] = list(self.directions)
+        config = self.config.to_dict()
+        for key in ("study", "storage", "direction", "directions"):
+            if key in config:
+                out[key] = config.pop(key)
         out["objective"] = (
             self.objective.to_dict()
             if isinstance(self.objective, PresetObjective)
@@ -347,77 +224,40 @@ class RunSpec:
         )
         if self.space is not None:
             out["space"] = self.space.to_dict()
-        out["sampler"] = _named_to_dict(self.sampler, self.sampler_options)
-        if self.pruner != "none" or self.pruner_options:
-            out["pruner"] = _named_to_dict(self.pruner, self.pruner_options)
-        if self.seed is not None:
-            out["seed"] = self.seed
-        backend: dict[str, Any] = {"name": self.backend}
-        if self.n_workers is not None:
-            backend["n_workers"] = self.n_workers
-        if self.backend_options:
-            backend["options"] = dict(self.backend_options)
-        out["backend"] = backend if len(backend) > 1 else self.backend
-        for name, default in (
-            ("n_trials", None),
-            ("timeout", None),
-            ("retries", 1),
-            ("heartbeat_grace", 30.0),
-        ):
-            value = getattr(self, name)
-            if value != default:
-                out[name] = value
+        out.update(config)
         return out
 
     def with_overrides(self, **overrides: Any) -> RunSpec:
         """A copy with fields replaced (``None`` values are ignored), validated again.
 
-        Accepts the field names of this class (``study``, ``storage``, ``backend``,
-        ``n_workers``, ``n_trials``, ``timeout``, ``seed``, ``sampler``, ``pruner``, ...).
+        Accepts ``objective``, ``space``, ``base_dir`` and every run option (``study``,
+        ``storage``, ``backend``, ``n_workers``, ``n_trials``, ``timeout``, ``seed``,
+        ``sampler``, ``pruner``, ``goal``, ``patience``, ``max_failed``, ...).
         """
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if not overrides:
             return self
-        unknown = [k for k in overrides if k not in {f.name for f in dataclasses.fields(self)}]
-        if unknown:
-            raise TypeError(f"with_overrides: unknown field(s) {', '.join(unknown)}")
-        data = self.to_dict()
-        backend: dict[str, Any] = {
-            "name": self.backend,
-            "n_workers": self.n_workers,
-            "options": dict(self.backend_options),
-        }
-        sampler: dict[str, Any] = {"name": self.sampler, "options": dict(self.sampler_options)}
-        pruner: dict[str, Any] = {"name": self.pruner, "options": dict(self.pruner_options)}
-        for key, value in overrides.items():
-            if key in ("backend", "n_workers"):
-                backend["name" if key == "backend" else "n_workers"] = value
-                data["backend"] = backend
-            elif key in ("sampler", "pruner"):
-                target = sampler if key == "sampler" else pruner
-                target["name"] = value
-                data[key] = target
-            elif key.endswith("_options"):
-                base = key[: -len("_options")]
-                target = {"sampler": sampler, "pruner": pruner, "backend": backend}[base]
-                target["options"] = dict(value)
-                data[base] = target
-            elif key == "space":
-                data["space"] = value.to_dict() if isinstance(value, SearchSpace) else value
-            elif key == "objective":
-                data["objective"] = value.to_dict() if isinstance(value, PresetObjective) else value
-            elif key == "directions":
-                data.pop("direction", None)
-                data["directions"] = list(value)
-            elif key == "direction":
-                data.pop("directions", None)
-                data["direction"] = value
-            elif key == "base_dir":
-                continue
-            else:
-                data[key] = value
-        base_dir = overrides.get("base_dir", self.base_dir)
-        return type(self).from_dict(data, base_dir=base_dir)
+        changes: dict[str, Any] = {}
+        for key in ("objective", "space", "base_dir"):
+            if key in overrides:
+                changes[key] = overrides.pop(key)
+        if isinstance(changes.get("space"), Mapping):
+            changes["space"] = SearchSpace.from_dict(changes["space"])
+        options = {_CONFIG_NAMES.get(k, k): v for k, v in overrides.items()}
+        if "directions" in options:
+            options.setdefault("direction", None)
+        config = self.config
+        if "direction" in options and options["direction"] is not None:
+            config = dataclasses.replace(config, directions=None)
+        if "directions" in options and options["directions"] is not None:
+            options.pop("direction", None)
+        try:
+            changes["config"] = config.replace(**options)
+        except TypeError as exc:
+            raise TypeError(f"with_overrides: {exc}") from None
+        spec = dataclasses.replace(self, **changes)
+        # Validate the result as a whole, as if it had been read from YAML.
+        return type(self).from_dict(spec.to_dict(), base_dir=spec.base_dir)
 
     # -- building ----------------------------------------------------------------------------
     def _import_path(self) -> None:
@@ -480,8 +320,8 @@ class RunSpec:
             raise SpecError([_with_field(str(exc), "objective")]) from None
 
     def build_runner(self, **overrides: Any) -> StudyRunner:
-        """A :class:`~hpo_widget.StudyRunner` for this spec (not started: call
-        ``runner.start(n_trials=spec.n_trials, timeout=spec.timeout)``).
+        """A :class:`~hpo_widget.StudyRunner` for this spec (not started: ``runner.start()``
+        runs to the spec's ``n_trials`` and ``timeout``).
 
         ``overrides`` are applied first (see :meth:`with_overrides`).  Problems with the spec,
         including those only found now (import errors, unknown estimator options, a study that
@@ -493,302 +333,82 @@ class RunSpec:
         spec = self.with_overrides(**overrides)
         objective, space = spec.build_objective()
         try:
-            return StudyRunner(
-                objective,
-                space=space,
-                study_name=spec.study,
-                storage=spec.storage,
-                direction=spec.direction,  # type: ignore[arg-type]
-                directions=spec.directions,
-                sampler=spec.sampler,
-                sampler_options=spec.sampler_options,
-                pruner=spec.pruner,
-                pruner_options=spec.pruner_options,
-                seed=spec.seed,
-                backend=spec.backend,
-                n_workers=spec.n_workers,
-                backend_options=spec.backend_options,
-                retries=spec.retries,
-                heartbeat_grace=spec.heartbeat_grace,
-            )
+            return StudyRunner(objective, space=space, config=spec.config)
+        except ConfigError as exc:
+            raise SpecError(_yaml_problems(exc)) from None
         except (ValueError, TypeError, ImportError) as exc:
             raise SpecError(str(exc).splitlines() or [type(exc).__name__]) from None
 
 
-# -- validation helpers ----------------------------------------------------------------------
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def spec_schema() -> dict[str, Any]:
+    """The JSON Schema of a spec file (``hpo-widget schema``), for editors' YAML validation."""
+    objective = {
+        "description": "'package.module:function', or a scikit-learn preset",
+        "oneOf": [
+            {"type": "string", "pattern": REF_RE.pattern},
+            {
+                "type": "object",
+                "required": ["preset", "dataset"],
+                "additionalProperties": False,
+                "properties": {
+                    "preset": {"oneOf": [{"type": "string"}, {"type": "array", "minItems": 1}]},
+                    "dataset": {"type": "string"},
+                    "cv": {"type": ["integer", "null"], "minimum": 2},
+                    "scoring": {"type": ["string", "null"]},
+                    "fold_n_jobs": {"type": "integer"},
+                    "fold_backend": {"type": ["string", "null"]},
+                    "random_state": {"type": ["integer", "null"], "minimum": 0},
+                },
+            },
+        ],
+    }
+    space = {"type": "object", "description": "search space (see hpo_widget.space)"}
+    return json_schema({"objective": objective, "space": space}, required=("objective",))
 
 
-def _did_you_mean(word: Any, options: Iterable[str]) -> str:
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(options), n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
+# -- helpers -------------------------------------------------------------------------------------
+def _objective_from(objective: Any, problems: list[ConfigProblem]) -> str | PresetObjective | None:
+    if objective is None:
+        problems.append(
+            ConfigProblem(
+                "objective",
+                "missing required field (write 'package.module:function' or "
+                "{preset: RandomForest, dataset: iris})",
+            )
+        )
+    elif isinstance(objective, str):
+        if REF_RE.match(objective.strip()):
+            return objective.strip()
+        problems.append(
+            ConfigProblem("objective", f"{objective!r} must look like 'package.module:function'")
+        )
+    elif isinstance(objective, Mapping):
+        return preset_from_dict(objective, problems)
+    else:
+        problems.append(
+            ConfigProblem(
+                "objective",
+                f"must be 'package.module:function' or a preset mapping, got {_show(objective)}",
+            )
+        )
+    return None
 
 
-def _strip_field(message: str, name: str) -> str:
-    prefix = f"{name}: "
-    return message[len(prefix) :] if message.startswith(prefix) else message
+def _order(problems: list[str]) -> list[str]:
+    """Problems in the order of the spec's fields, as a reader goes through the file."""
+
+    def rank(problem: str) -> int:
+        head = problem.split(":", 1)[0].split(".", 1)[0].split("[", 1)[0]
+        return FIELDS.index(head) if head in FIELDS else -1  # unknown fields first
+
+    return sorted(problems, key=rank)
 
 
 def _with_field(message: str, path: str) -> str:
     """Prefix ``path`` unless the message already names a field."""
+    import re
+
     head = message.split(":", 1)[0]
     if ":" in message and re.fullmatch(r"[\w.\[\]]+", head):
         return message
     return f"{path}: {message}"
-
-
-def _named_to_dict(name: str, options: Mapping[str, Any]) -> Any:
-    return {"name": name, "options": dict(options)} if options else name
-
-
-class _Checker:
-    """Collects ``"path: message"`` problems."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def add(self, path: str, message: str | None) -> None:
-        self.problems.append(path if message is None else f"{path}: {message}")
-
-    def choice(self, value: Any, path: str, valid: Iterable[str]) -> str | None:
-        valid = list(valid)
-        if isinstance(value, str):
-            key = _ALIASES.get(value.strip().lower(), value.strip().lower())
-            if key in valid:
-                return key
-        self.add(
-            path,
-            f"must be one of {', '.join(valid)}, got {_show(value)}{_did_you_mean(value, valid)}",
-        )
-        return None
-
-    def integer(
-        self, value: Any, path: str, *, minimum: int | None = None, hint: str = ""
-    ) -> int | None:
-        if value is None:
-            return None
-        ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-        if isinstance(value, float) and value.is_integer():
-            ok, value = True, int(value)
-        if not ok or (minimum is not None and value < minimum):
-            bound = f" >= {minimum}" if minimum is not None else ""
-            extra = f" {hint}" if hint else ""
-            self.add(path, f"must be an integer{bound}, got {_show(value)}{extra}")
-            return None
-        return int(value)
-
-    def number(self, value: Any, path: str, *, positive: bool = False) -> float | None:
-        if value is None:
-            return None
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, numbers.Real)
-            or not math.isfinite(float(value))
-            or (positive and value <= 0)
-        ):
-            what = "a positive number" if positive else "a finite number"
-            self.add(path, f"must be {what}, got {_show(value)}")
-            return None
-        return float(value)
-
-    def named(
-        self,
-        value: Any,
-        path: str,
-        valid: Mapping[str, Any],
-        *,
-        default: str,
-        extra: tuple[str, ...] = (),
-    ) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
-        """``name`` or ``{name, options, *extra}`` -> (name, options, extras)."""
-        if value is None:
-            return default, {}, {}
-        if isinstance(value, str):
-            name = _normalize(value)
-            if name not in valid:
-                self.add(path, _unknown_name(value, valid))
-                return None
-            return name, {}, {}
-        if not isinstance(value, Mapping):
-            keys = ", ".join(("name", *extra, "options"))
-            self.add(path, f"must be a name or a mapping with {keys}; got {_show(value)}")
-            return None
-        allowed = ("name", *extra, "options")
-        ok = True
-        for key in value:
-            if key not in allowed:
-                hint = _did_you_mean(key, allowed)
-                if not hint and key != "name":
-                    hint = f"; put keyword arguments under {path}.options"
-                self.add(f"{path}.{key}", f"unknown field (allowed: {', '.join(allowed)}){hint}")
-                ok = False
-        raw_name = value.get("name")
-        name = default
-        if raw_name is None:
-            if path != "pruner":
-                self.add(f"{path}.name", f"missing required field (one of {', '.join(valid)})")
-                ok = False
-        elif not isinstance(raw_name, str) or _normalize(raw_name) not in valid:
-            self.add(f"{path}.name", _unknown_name(raw_name, valid))
-            ok = False
-        else:
-            name = _normalize(raw_name)
-        options = value.get("options")
-        if options is None:
-            options = {}
-        elif not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
-            self.add(
-                f"{path}.options", f"must be a mapping of keyword arguments, got {_show(options)}"
-            )
-            ok = False
-        extras = {k: value.get(k) for k in extra}
-        return (name, dict(options), extras) if ok else None
-
-
-def _normalize(name: str) -> str:
-    key = name.strip().lower().replace("-", "_")
-    return "none" if key in ("nop", "no", "null") else key
-
-
-def _unknown_name(value: Any, valid: Mapping[str, Any]) -> str:
-    hint = _did_you_mean(_normalize(value) if isinstance(value, str) else value, valid)
-    return f"unknown {_show(value)}; choose one of {', '.join(valid)}{hint}"
-
-
-def _check_options(name: str, options: Mapping[str, Any], path: str, c: _Checker) -> None:
-    """Options the Optuna class does not take or would take but cannot use (a negative
-    ``n_startup_trials``), caught before anything is opened or any trial runs."""
-    for where, message in option_problems(path, name, options, path=f"{path}.options"):
-        c.add(where, message)
-
-
-def _preset_from_dict(raw: Mapping[str, Any], c: _Checker) -> PresetObjective | None:
-    from .presets import ESTIMATORS
-
-    before = len(c.problems)
-    for key in raw:
-        if key not in _PRESET_FIELDS:
-            c.add(
-                f"objective.{key}",
-                f"unknown field{_did_you_mean(key, _PRESET_FIELDS)} "
-                f"(preset fields: {', '.join(_PRESET_FIELDS)})",
-            )
-    aliases: dict[str, str] = {}
-    for key, est in ESTIMATORS.items():
-        aliases[key.lower()] = key
-        aliases[est.import_path.rpartition(".")[2].lower()] = key
-    names = raw.get("preset")
-    estimators: list[str] = []
-    items = [names] if isinstance(names, str) else names
-    if names is None:
-        c.add(
-            "objective.preset",
-            f"missing required field (one or a list of: {', '.join(ESTIMATORS)})",
-        )
-    elif not isinstance(items, list) or not items:
-        c.add(
-            "objective.preset",
-            f"must be an estimator name or a non-empty list of them, got {_show(names)}",
-        )
-    else:
-        for i, item in enumerate(items):
-            where = "objective.preset" if isinstance(names, str) else f"objective.preset[{i}]"
-            found = aliases.get(item.lower()) if isinstance(item, str) else None
-            if found is None:
-                hint = _did_you_mean(item, ESTIMATORS)
-                valid = ", ".join(ESTIMATORS)
-                c.add(where, f"unknown estimator {_show(item)}; choose one of {valid}{hint}")
-            elif found in estimators:
-                c.add(where, f"{found!r} is listed more than once")
-            else:
-                estimators.append(found)
-        if len({ESTIMATORS[k].task for k in estimators}) > 1:
-            c.add("objective.preset", "do not mix classifiers and regressors in one preset")
-    dataset = raw.get("dataset")
-    if dataset is None:
-        c.add(
-            "objective.dataset",
-            f"missing required field ({', '.join(_DATASETS)} or 'module:function' returning "
-            "(X, y))",
-        )
-    elif not isinstance(dataset, str) or not (
-        dataset in _DATASETS or _REF_RE.match(dataset.strip())
-    ):
-        hint = _did_you_mean(dataset, _DATASETS)
-        c.add(
-            "objective.dataset",
-            f"unknown {_show(dataset)}; bundled ones are {', '.join(_DATASETS)}, or give "
-            f"'module:function' returning (X, y){hint}",
-        )
-    cv = c.integer(raw.get("cv"), "objective.cv", minimum=2)
-    scoring = raw.get("scoring")
-    if scoring is not None:
-        if not isinstance(scoring, str):
-            c.add("objective.scoring", f"must be a scikit-learn scorer name, got {_show(scoring)}")
-        else:
-            from sklearn.metrics import get_scorer_names
-
-            valid_scorers = get_scorer_names()
-            if scoring not in valid_scorers:
-                hint = _did_you_mean(scoring, valid_scorers)
-                c.add(
-                    "objective.scoring",
-                    f"unknown scorer {scoring!r}{hint} (see sklearn.metrics.get_scorer_names())",
-                )
-    fold_n_jobs = c.integer(raw.get("fold_n_jobs"), "objective.fold_n_jobs", minimum=-1)
-    if fold_n_jobs == 0:
-        c.add("objective.fold_n_jobs", "must be a positive integer or -1 (all cores), got 0")
-    fold_backend = raw.get("fold_backend")
-    if fold_backend is not None and not isinstance(fold_backend, str):
-        c.add("objective.fold_backend", f"must be a joblib backend name, got {_show(fold_backend)}")
-    random_state = c.integer(raw.get("random_state"), "objective.random_state", minimum=0)
-    if len(c.problems) > before or not isinstance(dataset, str):
-        return None
-    return PresetObjective(
-        estimators=tuple(estimators),
-        dataset=dataset.strip(),
-        cv=cv,
-        scoring=scoring,
-        fold_n_jobs=1 if fold_n_jobs is None else fold_n_jobs,
-        fold_backend=fold_backend,
-        random_state=random_state if "random_state" in raw else 0,
-    )
-
-
-def _check_preset_space(preset: PresetObjective, space: SearchSpace, c: _Checker) -> None:
-    """A custom space for several estimators must choose among them the way the preset reads
-    it: an ``estimator`` categorical plus ``<Estimator>__<param>`` names."""
-    if len(preset.estimators) < 2:
-        return
-    if "estimator" not in space:
-        c.add(
-            "space",
-            "a preset with several estimators needs an 'estimator' categorical with choices "
-            f"{list(preset.estimators)} and parameters named <Estimator>__<param>",
-        )
-        return
-    param = space["estimator"]
-    choices = getattr(param, "choices", None)
-    if choices is None:
-        c.add("space.estimator", "must be a categorical parameter choosing the estimator")
-        return
-    for value in choices:
-        if value not in preset.estimators:
-            c.add(
-                "space.estimator.choices",
-                f"{_show(value)} is not in objective.preset ({', '.join(preset.estimators)})",
-            )
-    for name in space.names:
-        if name == "estimator":
-            continue
-        prefix = name.split("__", 1)[0] if "__" in name else None
-        if prefix not in preset.estimators:
-            c.add(
-                f"space.{name}",
-                "with several estimators, name parameters <Estimator>__<param> "
-                f"(estimators: {', '.join(preset.estimators)})",
-            )

@@ -238,7 +238,9 @@ def test_invalid_spec_lists_every_problem(
     assert any(
         line.startswith("  n_trails: unknown field; did you mean 'n_trials'?") for line in lines
     )
-    assert any(line.startswith("  backend.n_workers: must be an integer >= 0") for line in lines)
+    assert any(
+        line.startswith("  backend.n_workers: must be a whole number >= 0") for line in lines
+    )
     assert any(line.startswith("  space.lr.low: must be > 0 when log=True") for line in lines)
     assert any(
         line.startswith("  storage: cannot use 'postgresqlx://user:***@h/db'") for line in lines
@@ -392,7 +394,7 @@ def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str
 def test_bad_override_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = write_spec(tmp_path)
     assert main(["run", str(spec), "--backend", "lokky"]) == 2
-    assert "backend.name: unknown 'lokky'" in capsys.readouterr().err
+    assert "backend: unknown 'lokky'" in capsys.readouterr().err
 
 
 def test_version_and_help(capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,6 @@ import math
 import random
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -616,23 +615,9 @@ def _synthetic_trials(n: int) -> list[FrozenTrial]:
     return out
 
 
-def test_extraction_is_fast_at_10k_trials() -> None:
+def test_extraction_is_right_at_10k_trials() -> None:
+    # How fast it is: benchmarks/plot_extraction.py (speed is not a pass/fail test here).
     trials = _synthetic_trials(10_000)
-
-    def best_of(fn: Callable[[], object], repeat: int = 3) -> float:
-        times = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    t_hist = best_of(lambda: history_data(trials, "minimize"))
-    t_time = best_of(lambda: timeline_data(trials))
-    # Measured ~11 ms and ~18 ms on a 2-core box; the bound leaves room for a loaded CI host
-    # while still catching accidental deep copies or quadratic work.
-    assert t_hist < 0.15, t_hist
-    assert t_time < 0.15, t_time
     data = timeline_data(trials)
     assert data.totals() == {f"host:{i}:0": 1250 for i in range(8)}
     assert history_data(trials, "minimize").n_complete == 9000

@@ -26,6 +26,7 @@ from optuna.trial import TrialState
 
 from hpo_widget import StudyRunner
 from hpo_widget.cli import main
+from hpo_widget.config import RunConfig
 from hpo_widget.spec import RunSpec
 from hpo_widget.storage import describe_storage, mask_password, open_storage, resolve_storage
 from tests._postgres import PASSWORD, PostgresServer
@@ -249,7 +250,8 @@ def test_mask_password_forms(text: str, masked: str) -> None:
 
 
 def test_run_spec_repr_masks_the_storage_password() -> None:
-    spec = RunSpec(objective="m:f", storage=f"postgresql://u:{SECRET}@h/db?password={SECRET}")
+    url = f"postgresql://u:{SECRET}@h/db?password={SECRET}"
+    spec = RunSpec(objective="m:f", config=RunConfig(storage=url))
     assert SECRET not in repr(spec)
     assert "storage='postgresql://u:***@h/db?password=***'" in repr(spec)
     assert SECRET in spec.storage  # only the display is masked

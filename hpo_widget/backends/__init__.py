@@ -12,7 +12,7 @@ from typing import Any
 
 from ._base import Backend, WorkerProcessExited
 
-__all__ = ["BACKENDS", "Backend", "WorkerProcessExited", "make_backend"]
+__all__ = ["BACKENDS", "BACKEND_OPTIONS", "Backend", "WorkerProcessExited", "make_backend"]
 
 #: name -> (module, class, pip extra that provides it)
 BACKENDS: dict[str, tuple[str, str, str]] = {
@@ -21,6 +21,22 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
     "spark": ("hpo_widget.backends.spark", "SparkBackend", ""),
     "dask": ("hpo_widget.backends.dask", "DaskBackend", "dask"),
 }
+#: name -> the keyword options its class takes (``backend_options``), checked by the run config
+#: before anything starts, so a Spark ``master`` given to the loky backend is not ignored.
+BACKEND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "threading": (),
+    "loky": (),
+    "spark": ("spark", "master", "conf", "app_name", "executor_timeout"),
+    "dask": (
+        "address",
+        "client",
+        "n_workers",
+        "threads_per_worker",
+        "processes",
+        "cluster_options",
+        "remote",
+    ),
+}
 
 
 def make_backend(name: str, **options: Any) -> Backend:
@@ -28,8 +44,8 @@ def make_backend(name: str, **options: Any) -> Backend:
     key = name.lower()
     if key not in BACKENDS:
         close = difflib.get_close_matches(key, list(BACKENDS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"backend: unknown {name!r}; choose one of {', '.join(BACKENDS)}.{hint}")
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"backend: unknown {name!r}; choose one of {', '.join(BACKENDS)}{hint}")
     module_name, cls_name, extra = BACKENDS[key]
     try:
         module = importlib.import_module(module_name)

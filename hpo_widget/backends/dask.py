@@ -30,21 +30,14 @@ from urllib.parse import urlparse
 
 import joblib
 
+from . import BACKEND_OPTIONS
 from ._base import Backend, call_once_at_exit
 
 __all__ = ["DaskBackend"]
 
 _log = logging.getLogger(__name__)
 
-_KNOWN_OPTIONS = (
-    "address",
-    "client",
-    "n_workers",
-    "threads_per_worker",
-    "processes",
-    "cluster_options",
-    "remote",
-)
+_KNOWN_OPTIONS = BACKEND_OPTIONS["dask"]
 
 
 #: Seconds close() waits for a cluster that a cancel() is shutting down.

@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 
 import joblib
 
+from . import BACKEND_OPTIONS
 from ._base import Backend
 
 __all__ = ["SparkBackend", "is_local_master"]
@@ -67,7 +68,7 @@ def _silence_known_warnings() -> None:
 _silence_known_warnings()
 
 _PYTHON_ERROR = re.compile(r"^(?!org\.|java\.|py4j\.|scala\.)[A-Za-z_][\w.]*(Error|Exception): ")
-_KNOWN_OPTIONS = ("spark", "master", "conf", "app_name", "executor_timeout")
+_KNOWN_OPTIONS = BACKEND_OPTIONS["spark"]
 
 
 def is_local_master(master: str) -> bool:

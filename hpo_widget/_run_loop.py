@@ -1,0 +1,353 @@
+"""One run of a study: the object :meth:`StudyRunner.start` creates and its driver thread runs.
+
+It holds what lives exactly as long as a run (its id, the storage proxy, the backend thread, the
+relaunch policy, the stop reason) and loops: read the trials, publish what finished, reap lost
+trials, top up tickets, check stop rules and the run record, relaunch failed workers.  Workers
+never talk to the driver except through storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from optuna.trial import FrozenTrial, TrialState
+
+from . import _attrs, run_record
+from . import _optuna_compat as compat
+from ._reaper import Reaper
+from ._tickets import MAX_TICKET_POOL, Tickets, budget, is_objective_failure
+from ._worker import _LOCAL_STOPS, _LOCAL_STORAGES, WorkerResult, WorkerTask, run_worker
+from .events import RunStatus, TrialFinished, WorkerSeen
+from .storage import StorageRef, mask_password
+
+if TYPE_CHECKING:
+    from .runner import StudyRunner
+
+_log = logging.getLogger("hpo_widget.runner")
+_FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+TAKEN_OVER = "another run of this study took over"
+STOPPED_BY_USER = "stopped by user"
+STOPPED_THROUGH_STORAGE = "stopped through the study's storage"
+
+
+class RunError(RuntimeError):
+    """The run itself broke (a backend or worker crashed), as opposed to a trial failing."""
+
+
+def trial_event(t: FrozenTrial) -> TrialFinished:
+    attrs = t.system_attrs
+    error = attrs.get(_attrs.FAIL_REASON) if t.state == TrialState.FAIL else None
+    start = t.datetime_start.timestamp() if t.datetime_start else None
+    end = t.datetime_complete.timestamp() if t.datetime_complete else None
+    return TrialFinished(
+        number=t.number,
+        state=t.state.name,
+        values=tuple(t.values) if t.values is not None else None,
+        params=dict(t.params),
+        duration=(end - start) if start is not None and end is not None else None,
+        worker=attrs.get(_attrs.WORKER),
+        error=error,
+        intermediate=dict(t.intermediate_values),
+        datetime_start=start,
+        datetime_complete=end,
+    )
+
+
+def heartbeat_interval(grace: float) -> float:
+    """How often workers stamp their trial: well within the grace, never hammering storage."""
+    return max(0.5, min(10.0, grace / 3))
+
+
+class Run:
+    """One start() of a :class:`~hpo_widget.StudyRunner`, driven by :meth:`drive`."""
+
+    def __init__(self, runner: StudyRunner, target: int | None, timeout: float | None) -> None:
+        self.runner = runner
+        self.study = runner.study
+        self.config = runner.config
+        self.backend = runner.backend
+        self.id = uuid.uuid4().hex[:12]
+        self.target = target
+        self.deadline = time.time() + timeout if timeout is not None else None
+        self.stop_event = threading.Event()
+        self.stop_reason = STOPPED_BY_USER
+        self.error: str | None = None
+        self.results: list[WorkerResult] = []
+        self.backend_thread: threading.Thread | None = None
+        self.proxy: Any = None  # a StorageProxyServer while the run needs one
+        self.tickets = Tickets(self.study, self.config.retries)
+        self.reaper = Reaper(
+            self.tickets,
+            self.config.heartbeat_grace,
+            backend_alive=self._backend_alive,
+            backend_error=self.backend_error,
+        )
+        trials = self.study.get_trials(deepcopy=False)
+        self.reported = {t.number for t in trials if t.state in _FINISHED}
+        self.failed_at_start = sum(1 for t in trials if is_objective_failure(t))
+        self.workers_seen: set[str] = set()
+
+    # -- what the loop reads -------------------------------------------------------------
+    def _backend_alive(self) -> bool:
+        thread = self.backend_thread
+        return thread is not None and thread.is_alive()
+
+    def backend_error(self) -> str | None:
+        """The telling line of the latest worker/backend failure of this run (an exit code
+        when the backend reported one), for the reason of the trials it took down."""
+        for r in reversed(self.results):
+            if r.error and r.error != "interrupted":
+                lines = [ln.strip() for ln in r.error.strip().splitlines() if ln.strip()]
+                telling = [ln for ln in lines if "exit" in ln.lower()] or lines
+                return telling[-1] if telling else None
+        return None
+
+    def _errors(self) -> list[str]:
+        return [r.error for r in self.results if r.error and r.error != "interrupted"]
+
+    def publish(self, trials: Sequence[FrozenTrial]) -> None:
+        for t in trials:
+            worker = t.system_attrs.get(_attrs.WORKER)
+            if worker and worker not in self.workers_seen:
+                self.workers_seen.add(worker)
+                self.runner._emit(WorkerSeen(worker))
+            if t.state in _FINISHED and t.number not in self.reported:
+                self.reported.add(t.number)
+                self.runner._emit(trial_event(t))
+                self._call_back(t)
+
+    def _call_back(self, trial: FrozenTrial) -> None:
+        """Optuna study callbacks, in the driver, as ``optimize`` calls them after a trial."""
+        callbacks = self.runner.callbacks
+        if not callbacks:
+            return
+        with compat.callback_scope(self.study) as stopped:
+            for callback in callbacks:
+                try:
+                    callback(self.study, trial)
+                except Exception:  # a broken callback must not break the run
+                    _log.exception("hpo_widget study callback %r failed", callback)
+        if stopped[0] and not self.stop_event.is_set():
+            self.stop_reason = "a study callback called study.stop()"
+            self.stop_event.set()
+
+    def poll(self) -> list[FrozenTrial]:
+        trials = self.study.get_trials(deepcopy=False)
+        self.publish(trials)
+        self.reaper.reap_lost(trials, self.target)
+        return trials
+
+    def ended_elsewhere(self) -> str | None:
+        """Why the run record says this run is over although nobody here asked, or None.
+
+        Anyone who can write the study may stop it (another kernel, ``hpo-widget stop``, the
+        JupyterLab sidebar); a second driver on the same study replaces the record and takes
+        over.
+        """
+        record = run_record.read(compat.storage_of(self.study), compat.study_id(self.study))
+        if record is None or record.id != self.id:
+            return TAKEN_OVER
+        if record.stop:
+            by = f" ({record.stop_reason})" if record.stop_reason else ""
+            return STOPPED_THROUGH_STORAGE + by
+        return None
+
+    def _stop_rule(self, trials: Sequence[FrozenTrial]) -> str | None:
+        rules = self.config.stop
+        if not rules.active:
+            return None
+        failed = sum(1 for t in trials if is_objective_failure(t)) - self.failed_at_start
+        return rules.reason(trials, self.study.directions, failed_in_run=failed)
+
+    # -- set-up ------------------------------------------------------------------------------
+    def worker_storage(self) -> tuple[StorageRef, Any]:
+        """How workers reach storage, starting a proxy when they cannot open it themselves."""
+        ref = self.runner.storage_ref
+        storage = compat.storage_of(self.study)
+        if self.backend.in_process:
+            _LOCAL_STORAGES[self.id] = storage
+            return ref or StorageRef("memory", "memory"), None
+        needs_proxy = ref is None or (
+            not ref.shareable_across_processes
+            or (self.backend.remote and not ref.shareable_across_hosts)
+        )
+        if not needs_proxy:
+            assert ref is not None
+            return ref, None
+        from ._proxy import StorageProxyServer
+
+        proxy = StorageProxyServer(storage, **dict(self.config.storage_proxy))
+        return proxy.ref, proxy
+
+    def _launch(self, task: WorkerTask, n_workers: int) -> threading.Thread:
+        self.results = []
+
+        def body() -> None:
+            try:
+                self.results.extend(
+                    self.backend.run(run_worker, [(task, s) for s in range(n_workers)])
+                )
+            except BaseException as exc:  # surfaced by the driver loop
+                error = f"{type(exc).__name__}: {exc}"
+                self.results.append(WorkerResult("backend", 0, mask_password(error)))
+
+        thread = threading.Thread(target=body, name="hpo-backend", daemon=True)
+        thread.start()
+        return thread
+
+    def _open_record(self) -> None:
+        run_record.open_run(
+            compat.storage_of(self.study),
+            compat.study_id(self.study),
+            self.id,
+            n_trials=self.target,
+            heartbeat_interval=heartbeat_interval(self.config.heartbeat_grace),
+        )
+
+    def _close_record(self) -> None:
+        run_record.close_run(compat.storage_of(self.study), compat.study_id(self.study), self.id)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def drive(self) -> None:
+        if self.backend.in_process:
+            _LOCAL_STOPS[self.id] = self.stop_event
+        try:
+            self._drive()
+        except BaseException as exc:
+            self.error = mask_password(str(exc))
+            _log.info("hpo_widget run failed: %s", self.error)
+            try:
+                self._close_record()
+                self.backend.cancel()
+                self.tickets.fail_in_flight("run failed", self.target)
+            except Exception:
+                pass
+            self.runner._set_status(RunStatus.FAILED, self.error)
+        finally:
+            _LOCAL_STOPS.pop(self.id, None)
+            _LOCAL_STORAGES.pop(self.id, None)
+            if self.proxy is not None:
+                self.proxy.close()
+
+    def _drive(self) -> None:
+        config, target = self.config, self.target
+        trials = self.study.get_trials(deepcopy=False)
+        n_workers = self.backend.default_workers() if config.n_workers is None else config.n_workers
+        if target is not None and n_workers:
+            n_workers = max(1, min(n_workers, target - budget(trials)[0]))
+        ref, self.proxy = self.worker_storage()
+        pool = Tickets.initial_pool(
+            n_workers, shares_driver_storage=self.backend.in_process or ref.kind == "journal"
+        )
+        if target is not None:
+            self.tickets.top_up(target, trials, pool)  # adds WAITING trials: counts stay
+        self._open_record()
+        task = WorkerTask(
+            objective=self.runner.objective,
+            study_name=self.study.study_name,
+            storage=ref,
+            run_id=self.id,
+            sampler=self.runner.sampler_spec,
+            pruner=self.runner.pruner_spec,
+            space=self.runner.space,
+            use_tickets=target is not None,
+            deadline=self.deadline,
+            heartbeat_interval=heartbeat_interval(config.heartbeat_grace),
+        )
+        external = n_workers == 0  # only `hpo-widget worker` processes do the work
+        if not external and (target is None or budget(trials)[0] < target):
+            self.backend_thread = self._launch(task, n_workers)
+        launched_at = budget(trials)[0]
+        failed_launches = idle_launches = 0
+        relaunch_at = 0.0
+        self.runner._set_status(
+            RunStatus.RUNNING, f"{n_workers} worker(s) on {self.backend.describe()}"
+        )
+        while not self.stop_event.is_set():
+            elsewhere = self.ended_elsewhere()
+            if elsewhere is not None:
+                self.stop_reason = elsewhere
+                self.stop_event.set()  # also what in-process workers watch
+                break
+            trials = self.poll()
+            counted, in_flight = budget(trials)
+            if target is not None and counted >= target:
+                break
+            rule = self._stop_rule(trials)
+            if rule is not None:
+                self.stop_reason = rule
+                self.stop_event.set()
+                break
+            starved = False
+            if target is not None:
+                waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+                starved = waiting == 0 and counted + in_flight < target
+                if starved and pool is not None:
+                    pool = max(pool, min(2 * pool, MAX_TICKET_POOL))
+                in_flight += self.tickets.top_up(target, trials, pool)
+            now = time.time()
+            if external:
+                if self.deadline is not None and now >= self.deadline:
+                    break
+            elif not self._backend_alive():
+                errors = self._errors()
+                timed_out = self.deadline is not None and now >= self.deadline
+                if (target is None or timed_out) and not errors:
+                    break
+                progressed = counted != launched_at
+                if errors:
+                    # A dead worker (killed process, lost executor) must not end the run: its
+                    # trial is reaped (by PID or heartbeat) and re-queued.  Only a failure that
+                    # repeats without any progress is a broken run.
+                    failed_launches = 1 if progressed else failed_launches + 1
+                    if failed_launches > config.max_relaunches:
+                        raise RunError("workers keep failing:\n" + errors[0])
+                # Workers wait while the budget may need them, so an early exit without
+                # progress is rare; back off instead of relaunching every poll.
+                idle_launches = 0 if progressed or errors else idle_launches + 1
+                if relaunch_at == 0.0:
+                    relaunch_at = time.monotonic() + min(10.0, 0.5 * (2**idle_launches - 1))
+                if time.monotonic() >= relaunch_at:
+                    if errors:
+                        _log.warning("workers failed, relaunching: %s", errors[0][-500:])
+                    trials = self.poll()  # reap the dead workers' trials before relaunching
+                    if errors:
+                        self.reaper.reap_unnamed(trials, target)
+                    if target is not None and not in_flight:
+                        self.tickets.top_up(target, self.study.get_trials(deepcopy=False), pool)
+                    launched_at, relaunch_at = counted, 0.0
+                    self.backend_thread = self._launch(task, n_workers)
+            elif self.deadline is not None and now >= self.deadline + config.heartbeat_grace:
+                break
+            # Starved workers are waiting for tickets: look again soon.
+            interval = config.poll_interval
+            self.stop_event.wait(interval / 10 if starved else interval)
+        self._finish()
+
+    def _finish(self) -> None:
+        backend_thread = self.backend_thread
+        stopped = self.stop_event.is_set()
+        # Always close the run, so external `hpo-widget worker` processes leave too.
+        self._close_record()
+        if stopped:
+            self.runner._status = RunStatus.STOPPING
+            self.backend.cancel()
+            if backend_thread is not None:
+                backend_thread.join(1.0)  # a hung objective must not hold up Stop
+            if self.stop_reason != TAKEN_OVER:
+                # After a takeover the RUNNING trials may be the new run's: leave them.
+                self.tickets.fail_in_flight(self.stop_reason, self.target)
+        elif backend_thread is not None:
+            backend_thread.join(self.config.heartbeat_grace + 5)
+        trials = self.study.get_trials(deepcopy=False)
+        self.publish(trials)
+        self.reaper.reap_lost(trials, None)
+        if stopped:
+            self.runner._set_status(RunStatus.STOPPED, self.stop_reason)
+        else:
+            self.runner._set_status(RunStatus.FINISHED, self.runner._summary())

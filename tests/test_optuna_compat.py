@@ -1,0 +1,113 @@
+"""The fence around Optuna's private API: each use checked against the installed Optuna, so a
+release that moves one fails here, by name, instead of inside a run."""
+
+from __future__ import annotations
+
+import ast
+import pickle
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.study import StudyDirection
+from optuna.trial import TrialState
+
+from hpo_widget import _optuna_compat as compat
+
+PACKAGE = Path(__file__).resolve().parent.parent / "hpo_widget"
+
+
+def test_storage_study_and_trial_ids() -> None:
+    study = optuna.create_study()
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=2)
+    storage = compat.storage_of(study)
+    assert isinstance(storage, optuna.storages.BaseStorage)
+    assert storage.get_study_id_from_name(study.study_name) == compat.study_id(study)
+    frozen = study.trials[1]
+    assert storage.get_trial(compat.trial_id(frozen)).number == 1
+
+
+def test_trial_for_a_claimed_ticket_sees_the_claim() -> None:
+    study = optuna.create_study()
+    study.enqueue_trial({"x": 0.25})
+    waiting = study.get_trials(states=(TrialState.WAITING,))[0]
+    storage = compat.storage_of(study)
+    assert storage.set_trial_state_values(compat.trial_id(waiting), state=TrialState.RUNNING)
+    trial = compat.trial_for(study, compat.trial_id(waiting))
+    assert trial.suggest_float("x", 0, 1) == 0.25  # the enqueued params: a real Trial
+    study.tell(trial, 1.0)
+    assert study.trials[0].state == TrialState.COMPLETE
+
+
+def test_callback_scope_lets_callbacks_stop() -> None:
+    study = optuna.create_study()
+    with pytest.raises(RuntimeError):
+        study.stop()  # outside optimize: Optuna refuses, which is why the scope exists
+    with compat.callback_scope(study) as stopped:
+        study.stop()
+    assert stopped == [True]
+    with compat.callback_scope(study) as stopped:
+        pass
+    assert stopped == [False]
+
+
+def test_pareto_front_and_trials_study_match_optuna() -> None:
+    study = optuna.create_study(directions=["minimize", "maximize"])
+    study.optimize(lambda t: (t.suggest_float("x", 0, 1), t.suggest_float("y", 0, 1)), 30)
+    front = compat.pareto_front(study.trials, study.directions)
+    assert {t.number for t in front} == {t.number for t in study.best_trials}
+    view = compat.TrialsStudy(study.trials, study.directions)
+    assert view._is_multi_objective() and view.get_trials(states=(TrialState.COMPLETE,))
+    single = optuna.create_study()
+    single.optimize(lambda t: t.suggest_float("x", 0, 1) + t.suggest_float("y", 0, 1), 20)
+    view = compat.TrialsStudy(single.trials, [StudyDirection.MINIMIZE])
+    importances = optuna.importance.get_param_importances(view)  # type: ignore[arg-type]
+    assert set(importances) == {"x", "y"}
+
+
+def test_grpc_proxy_client_pieces_are_still_there() -> None:
+    assert callable(getattr(optuna.storages.GrpcStorageProxy, "_setup", None))
+    from optuna.storages._grpc import servicer
+    from optuna.storages._grpc.auto_generated import api_pb2_grpc
+
+    assert hasattr(servicer, "OptunaStorageProxyService")
+    assert hasattr(api_pb2_grpc, "add_StorageServiceServicer_to_server")
+    from hpo_widget._proxy import _SendToken
+
+    client = compat.GrpcStorageProxyWithInterceptor(
+        host="127.0.0.1", port=1, interceptor=_SendToken("t")
+    )
+    for name in ("_channel", "_stub", "_cache"):
+        assert hasattr(client, name), f"GrpcStorageProxy.{name} moved"
+    assert client._cache.grpc_client is client._stub, "GrpcClientCache no longer holds the stub"
+    again = pickle.loads(pickle.dumps(client))  # how Spark ships it to executors
+    assert again._cache.grpc_client is again._stub
+    client.close()
+    again.close()
+
+
+def _private_optuna_uses(path: Path) -> list[str]:
+    """``x._study_id``-style attribute reads and ``optuna.*._private`` imports in a module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+    private = {"_storage", "_study_id", "_trial_id", "_thread_local", "_stop_flag"}
+    for node in ast.walk(tree):
+        on_self = isinstance(node, ast.Attribute) and (
+            isinstance(node.value, ast.Name) and node.value.id == "self"
+        )
+        if isinstance(node, ast.Attribute) and node.attr in private and not on_self:
+            found.append(f"{path.name}:{node.lineno} .{node.attr}")
+        module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
+        if module.startswith("optuna") and any(p.startswith("_") for p in module.split(".")):
+            found.append(f"{path.name}:{node.lineno} from {module}")
+    return found
+
+
+def test_no_module_but_the_fence_uses_optunas_private_api() -> None:
+    uses = [
+        use
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if path.name != "_optuna_compat.py"
+        for use in _private_optuna_uses(path)
+    ]
+    assert uses == []
