@@ -1,8 +1,10 @@
 """``%hpo``: open the tuning panel from a notebook line.
 
-Loaded by ``%load_ext hpo_widget``.  Names are looked up in the notebook's namespace; every
-mistake (unknown variable, flag, backend, sampler, storage URL) is reported as a one-line
-``UsageError`` naming the flag and the fix, never as a traceback.
+Loaded by ``%load_ext hpo_widget``.  Names are looked up in the notebook's namespace.  The run
+options are read into a :class:`~hpo_widget.config.RunConfig` (the flags' ``dest`` are its
+option names) and checked by it alone; every mistake (unknown variable or flag, and each of the
+config's problems: backend, sampler, storage URL, ...) is reported as a ``UsageError`` naming
+the flag and the fix, never as a traceback.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+
+if TYPE_CHECKING:
+    from .config import ConfigProblem
 
 __all__ = ["HpoMagics", "register"]
 
@@ -24,15 +29,8 @@ def _hint(word: str, options: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def _choice(flag: str, value: str | None, options: list[str]) -> str | None:
-    if value is None:
-        return None
-    key = value.lower().replace("-", "_")
-    if key not in options:
-        raise UsageError(
-            f"{flag}: unknown {value!r}; choose one of {', '.join(options)}{_hint(key, options)}"
-        )
-    return key
+#: Arguments that are not run options (every other ``dest`` is a RunConfig option name).
+_NOT_RUN_OPTIONS = frozenset({"objective", "space", "resume", "run", "help", "master"})
 
 
 @magics_class
@@ -99,22 +97,46 @@ class HpoMagics(Magics):
 
     @magic_arguments()
     @argument("objective", nargs="?", help="objective function or SklearnPreset (a variable)")
+    @argument("-h", "--help", action="store_true", help="show this help")
     @argument("--space", help="SearchSpace / dict variable, or a .json/.yaml file")
     @argument("--backend", help="threading (default), loky, spark or dask")
-    @argument("--n-trials", type=int, dest="n_trials", help="total trials of the study")
+    @argument(
+        "--n-trials",
+        type=int,
+        dest="n_trials",
+        metavar="N",
+        help="total trials of the study (0: no limit)",
+    )
     @argument("--timeout", type=float, help="seconds for this run")
-    @argument("--study", help="study name")
+    @argument("--study", dest="study_name", metavar="NAME", help="study name")
     @argument("--storage", help="storage URL (default: embedded journal file)")
     @argument(
         "--direction",
         action="append",
+        dest="directions",
+        metavar="DIRECTION",
         help="minimize or maximize; repeat it (or comma-separate) for several objectives",
     )
     @argument("--sampler", help="tpe, random, grid, cmaes, qmc, gp or nsgaii")
-    @argument("--pruner", help="none, median, successive_halving or hyperband")
-    @argument("--workers", type=int, help="concurrent workers (Spark: task slots)")
+    @argument("--pruner", help="default, none, median, successive_halving or hyperband")
+    @argument(
+        "--workers",
+        type=int,
+        dest="n_workers",
+        metavar="N",
+        help="concurrent workers (Spark: task slots)",
+    )
     @argument("--seed", type=int, help="sampler seed")
     @argument("--master", help="Spark master URL (with --backend spark)")
+    @argument("--goal", type=float, help="stop once the best value is this good or better")
+    @argument("--patience", type=int, help="stop after this many trials without a new best")
+    @argument(
+        "--max-failed",
+        type=int,
+        dest="max_failed",
+        metavar="N",
+        help="stop once this many trials failed",
+    )
     @argument("--resume", action="store_true", help="continue an existing study of this name")
     @argument("--run", action="store_true", help="start at once instead of waiting for Run")
     @line_magic
@@ -126,71 +148,40 @@ class HpoMagics(Magics):
 
         Example::
 
-            %hpo objective --space space --backend spark --n-trials 100 --study demo
+            %hpo objective --space space --backend spark --n-trials 100 --study demo --patience 20
         """
-        from .backends import BACKENDS
-        from .samplers import PRUNERS, SAMPLERS
-        from .storage import mask_password, resolve_storage
+        from .config import ConfigError, RunConfig
+        from .storage import mask_password
 
         args = parse_argstring(self.hpo, line)
-        options: dict[str, Any] = {}
+        if args.help:  # the magic's parser has no exit: print what `%hpo?` shows
+            print("usage: " + (self.hpo.__doc__ or "").removeprefix("::\n\n").lstrip())
+            return
         objective = self._objective(args.objective) if args.objective else None
         space = self._space(args.space) if args.space else None
-        if args.backend is not None:
-            options["backend"] = _choice("--backend", args.backend, list(BACKENDS))
-        if args.master:
-            if options.get("backend", "threading") != "spark":
-                raise UsageError("--master: only used with --backend spark")
-            options["backend_options"] = {"master": args.master}
-        sampler = _choice("--sampler", args.sampler, list(SAMPLERS))
-        if sampler:
-            options["sampler"] = sampler
-        pruner = _choice("--pruner", args.pruner, list(PRUNERS))
-        if pruner:
-            options["pruner"] = pruner
-        if args.direction:
-            dirs = [
-                d.strip().lower() for arg in args.direction for d in arg.split(",") if d.strip()
+        options = {
+            k: v for k, v in vars(args).items() if k not in _NOT_RUN_OPTIONS and v is not None
+        }
+        if args.directions:
+            options["directions"] = [
+                d.strip().lower() for arg in args.directions for d in arg.split(",") if d.strip()
             ]
-            for d in dirs:
-                if d not in ("minimize", "maximize"):
-                    hint = _hint(d, ["minimize", "maximize"])
-                    raise UsageError(f"--direction: {d!r} must be minimize or maximize{hint}")
-            if len(dirs) == 1:
-                options["direction"] = dirs[0]
-            else:
-                options["directions"] = dirs
-        if args.storage is not None:
-            try:
-                resolve_storage(args.storage)
-            except (ValueError, TypeError) as exc:
-                text = mask_password(str(exc)).removeprefix("storage: ")
-                raise UsageError(f"--storage: {text}") from None
-            options["storage"] = args.storage
-        if args.study:
-            options["study_name"] = args.study
-        if args.workers is not None:
-            if args.workers < 0:
-                raise UsageError("--workers: must be >= 0")
-            options["n_workers"] = args.workers
-        if args.seed is not None:
-            options["seed"] = args.seed
-        if args.n_trials is not None and args.n_trials < 0:
-            raise UsageError("--n-trials: must be a positive number (0: no limit)")
-        if args.timeout is not None and args.timeout < 0:
-            raise UsageError("--timeout: must be a positive number of seconds")
+        if args.master:
+            options["backend_options"] = {"master": args.master}
+        if options.get("pruner") == "default":
+            options["pruner"] = None
+        options["n_trials"] = options.get("n_trials", 50) or None  # 0: no limit
+        try:
+            RunConfig.from_options(**options).checked(space=space)
+        except ConfigError as exc:
+            raise UsageError(
+                mask_password("\n".join(f"{self._flag(p)}: {p.message}" for p in exc.problems))
+            ) from None
 
         from .ui import Panel
 
         try:
-            panel = Panel(
-                objective,
-                space=space,
-                n_trials=args.n_trials if args.n_trials is not None else 50,
-                timeout=args.timeout,
-                resume=args.resume,
-                **options,
-            )
+            panel = Panel(objective, space=space, resume=args.resume, **options)
         except (ValueError, TypeError) as exc:
             raise UsageError(mask_password(str(exc))) from None
         if self.shell is not None:
@@ -200,6 +191,15 @@ class HpoMagics(Magics):
         display(panel)
         if args.run and panel.run() is None:
             raise UsageError(f"--run: could not start: {panel.last_error or 'see the panel'}")
+
+    def _flag(self, problem: ConfigProblem) -> str:
+        """The flag that sets a problem's field (``stop.goal``: ``--goal``; ``direction``:
+        ``--direction``), else the field itself."""
+        flags = {a.dest: a.option_strings[-1] for a in self.hpo.parser._actions if a.option_strings}
+        for name in (problem.field.rsplit(".", 1)[-1], problem.root, f"{problem.root}s"):
+            if name in flags:
+                return str(flags[name])
+        return problem.field
 
 
 def register(ipython: Any) -> None:

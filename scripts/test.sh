@@ -8,7 +8,7 @@ export PATH="$(pwd)/.venv/bin:$PATH"
 # Keep worker processes and Spark executors on the venv's interpreter.
 export PYSPARK_PYTHON="$(pwd)/.venv/bin/python"
 echo "== ruff"; ruff check . && ruff format --check .
-echo "== mypy (engine)"; mypy
+echo "== mypy (engine and widgets)"; mypy
 echo "== pytest (unit, Spark, cluster, PostgreSQL, browser)"
 python -m pytest -p no:cacheprovider --durations=15 ${PYTEST_ARGS:-}
 echo "== nbval (example notebooks)"

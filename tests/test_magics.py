@@ -78,10 +78,21 @@ def test_space_from_a_dict_variable_and_several_directions(ip: Any) -> None:
         ("objective --space space --backend sprak", "did you mean 'spark'?"),
         ("objective --space space --sampler tpee", "--sampler: unknown 'tpee'"),
         ("objective --space space --pruner medain", "--pruner: unknown 'medain'"),
-        ("objective --space space --direction maximise", "--direction: 'maximise'"),
+        (
+            "objective --space space --direction maximise",
+            "--direction: must be 'minimize' or 'maximize', got 'maximise'",
+        ),
+        ("objective --space space --direction min,maximise", "--direction: must be 'minimize'"),
         ("objective --space space --n-trials many", "argument --n-trials: invalid int value"),
         ("objective --space space --bogus 1", "unrecognized arguments: --bogus"),
-        ("objective --space space --master local[2]", "--master: only used with --backend spark"),
+        ("objective --space space --patience 0", "--patience: must be a whole number >= 1"),
+        ("objective --space space --max-failed -2", "--max-failed: must be a whole number >= 1"),
+        ("objective --space space --n-trials -3", "--n-trials: must be a whole number >= 1"),
+        ("objective --space space --workers -1", "--workers: must be a whole number >= 0"),
+        (
+            "objective --space space --goal 1 --direction min,max",
+            "--goal: needs a single objective",
+        ),
         ("objective --space space --storage ftp://u:pw@h/x", "--storage: cannot use"),
     ],
 )
@@ -91,6 +102,25 @@ def test_mistakes_are_usage_errors_naming_the_flag(ip: Any, line: str, message: 
         ip.run_line_magic("hpo", line)
     assert message in str(info.value)
     assert "pw@" not in str(info.value)  # passwords masked in messages too
+
+
+def test_stop_rule_flags_reach_the_panel(ip: Any) -> None:
+    ip.run_line_magic(
+        "hpo", "objective --space space --storage memory --goal 1.5 --patience 4 --max-failed 2"
+    )
+    s = ip.user_ns["hpo_panel"].settings
+    assert (s.goal.value, s.patience.value, s.max_failed.value) == ("1.5", "4", "2")
+    assert s.config().stop.to_dict() == {"goal": 1.5, "patience": 4, "max_failed": 2}
+    ip.run_line_magic("hpo", "objective --space space --storage memory --pruner default")
+    assert ip.user_ns["hpo_panel"].settings.config().pruner is None
+
+
+def test_help_prints_the_usage(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    ip.user_ns.pop("hpo_panel", None)
+    ip.run_line_magic("hpo", "--help")
+    out = capsys.readouterr().out
+    assert "usage: %hpo" in out and "--max-failed" in out and "--goal" in out
+    assert "hpo_panel" not in ip.user_ns  # no panel opened
 
 
 def test_magic_errors_show_no_traceback(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -27,9 +27,11 @@ from ipywidgets.widgets.widget import _instances
 from optuna.trial import TrialState
 
 import hpo_widget
-from hpo_widget import SearchSpace, SklearnPreset
+from hpo_widget import SearchSpace, SklearnPreset, _attrs
+from hpo_widget.config import ConfigError, ConfigProblem
 from hpo_widget.events import TrialFinished
 from hpo_widget.presets import load_dataset
+from hpo_widget.stop_rules import StopRules
 from hpo_widget.ui import Panel, SpaceForm, close_all, live_panels
 from hpo_widget.ui.live_figure import LiveFigure
 from hpo_widget.ui.settings import Settings
@@ -221,39 +223,87 @@ def test_password_never_appears_in_a_widget() -> None:
     url = "postgresql://alice:s3cret@db.example:5432/optuna"
     settings = Settings(storage=url)
     assert "s3cret" not in settings.storage.value and "***" in settings.storage.value
-    assert settings.runner_options()["storage"] == url
+    assert settings.config().storage == url
     settings.storage.value = "postgresql://bob:hunter2@db2/optuna"  # typed by the user
     assert "hunter2" not in settings.storage.value
-    assert settings.runner_options()["storage"] == "postgresql://bob:hunter2@db2/optuna"
+    assert settings.config().storage == "postgresql://bob:hunter2@db2/optuna"
     states = json.dumps([w.get_state() for w in settings._inputs()], default=str)
     assert "hunter2" not in states and "s3cret" not in states
     settings.storage.value = "memory"
-    assert settings.runner_options()["storage"] == "memory"
+    assert settings.config().storage == "memory"
 
 
-def test_invalid_combinations_are_explained() -> None:
+def shown(settings: Settings) -> str:
+    """Every message the settings show, rows and the rest."""
+    return " ".join(text(box) for box in settings.errors)
+
+
+def test_invalid_combinations_are_explained_at_their_fields() -> None:
     panel = Panel(quadratic, space=SPACE, storage="memory")
     s = panel.settings
     s.direction.value = "several objectives"
     s.pruner.value = "median"
     assert panel.run_button.disabled
-    assert "cannot prune a study with several objectives" in text(s.error)
+    # RunConfig's own words, under the pruner's row.
+    assert "pruner: Optuna cannot prune multi-objective studies" in text(s.error_of(s.pruner))
     assert "hpo-invalid" in s.pruner._dom_classes
     s.pruner.value = "none"
-    assert not panel.run_button.disabled
+    assert not panel.run_button.disabled and shown(s).strip() == ""
+    s.pruner.value = "default"  # Optuna's default: none for several objectives
+    assert not panel.run_button.disabled and s.config().pruner is None
+    assert "no pruning" in text(s.pruner_note)
 
     s.direction.value = "minimize"
+    assert "median" in text(s.pruner_note)
     s.sampler.value = "grid"
-    assert "grid cannot enumerate 'x' (a float without step)" in text(s.error)
+    assert "grid cannot enumerate 'x' (a float without step)" in text(s.error_of(s.sampler))
     assert panel.run_button.disabled
     panel.form.rows[0].editor.step.value = "0.5"
     assert not panel.run_button.disabled
 
-    s.seed.value = "abc"
-    assert "seed: must be a whole number" in text(s.error)
+    s.seed.value = "abc"  # the text goes to the config, which names it in its one wording
+    assert "seed: must be a whole number or empty, got 'abc'" in text(s.error_of(s.seed))
+    assert "hpo-invalid" in s.seed._dom_classes
     s.seed.value = "7"
+    s.workers.value = "-1"
+    assert "n_workers: must be a whole number >= 0" in text(s.error_of(s.workers))
+    s.workers.value = ""
     s.storage.value = "ftp://nowhere"
-    assert "storage:" in text(s.error) and panel.run_button.disabled
+    assert "storage:" in text(s.error_of(s.storage)) and panel.run_button.disabled
+    assert "hpo-invalid" in s.storage._dom_classes
+
+
+def test_bad_stop_rule_values_show_at_their_boxes() -> None:
+    panel = Panel(quadratic, space=SPACE, storage="memory")
+    s = panel.settings
+    rule = s.stop_boxes
+    assert "best value" in rule["goal"].tooltip and "in a row" in rule["patience"].tooltip
+    assert "raised an error" in rule["max_failed"].tooltip
+    rule["goal"].value = "high"
+    rule["patience"].value = "0"
+    rule["max_failed"].value = "2.5"
+    assert panel.run_button.disabled
+    stop_row = text(s.error_of(rule["goal"]))
+    assert "stop.goal: must be a finite number (the best value to reach), got 'high'" in stop_row
+    assert "stop.patience: must be a whole number >= 1 or empty (no limit), got 0" in stop_row
+    assert "stop.max_failed: must be a whole number >= 1" in stop_row
+    for box in (rule["goal"], rule["patience"], rule["max_failed"]):
+        assert "hpo-invalid" in box._dom_classes
+    assert "hpo-invalid" not in s.seed._dom_classes
+    rule["goal"].value, rule["patience"].value, rule["max_failed"].value = "0.5", "5", ""
+    assert not panel.run_button.disabled
+    assert s.config().stop == StopRules(goal=0.5, patience=5)
+    assert "hpo-invalid" not in rule["goal"]._dom_classes and text(s.error_of(rule["goal"])) == ""
+    # Goal and patience need one best value.
+    s.direction.value = "several objectives"
+    assert "stop.goal: needs a single objective" in text(s.error_of(rule["goal"]))
+    assert "hpo-invalid" not in rule["max_failed"]._dom_classes
+    # An option without a widget is still checked, in the settings' own message box.
+    odd = Panel(quadratic, space=SPACE, storage="memory", retries=-1, patience=3)
+    assert odd.run_button.disabled and "retries: must be a whole number >= 0" in text(
+        odd.settings.error
+    )
+    assert odd.settings.stop_boxes["patience"].value == "3"
 
 
 def test_sampler_and_pruner_options_reach_the_runner() -> None:
@@ -262,12 +312,44 @@ def test_sampler_and_pruner_options_reach_the_runner() -> None:
     s.sampler_options["tpe"].items["multivariate"][0].value = True
     s.master.value = "local[2]"
     s.workers.value = "2"
-    opts = s.runner_options()
-    assert opts["sampler_options"] == {"n_startup_trials": 5, "multivariate": True}
-    assert opts["pruner"] == "median" and opts["pruner_options"] == {}
-    assert opts["seed"] == 3 and opts["n_workers"] == 2
-    assert opts["backend"] == "spark" and opts["backend_options"] == {"master": "local[2]"}
+    config = s.config()
+    assert dict(config.sampler_options) == {"n_startup_trials": 5, "multivariate": True}
+    assert config.pruner == "median" and dict(config.pruner_options) == {}
+    assert config.seed == 3 and config.n_workers == 2
+    assert config.backend == "spark" and dict(config.backend_options) == {"master": "local[2]"}
     assert s.workers.description == "slots" and s.master in s.backend_box.children
+    # Options without a widget are passed on while their sampler stays chosen.
+    s = Settings(sampler="tpe", sampler_options={"consider_endpoints": True, "n_startup_trials": 4})
+    assert dict(s.config().sampler_options) == {"consider_endpoints": True, "n_startup_trials": 4}
+    s.sampler.value = "random"
+    assert dict(s.config().sampler_options) == {}
+    # A typo is shown as it is, with the config's problem under it.
+    s = Settings(sampler="tpee")
+    assert s.sampler.value == "tpee"
+    assert s.check(None) and "sampler: unknown 'tpee'" in text(s.error_of(s.sampler))
+
+
+def test_a_panel_with_sampler_and_pruner_objects_runs() -> None:
+    sampler = optuna.samplers.TPESampler(seed=1)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2)
+    panel = Panel(
+        quadratic, space=SPACE, storage="memory", n_trials=6, sampler=sampler, pruner=pruner
+    )
+    s = panel.settings
+    assert s.sampler.label == "TPESampler" and s.sampler.disabled
+    assert s.pruner.label == "MedianPruner" and s.pruner.disabled
+    assert s.config().sampler is sampler and s.config().pruner is pruner
+    assert not panel.run_button.disabled
+    panel.run()
+    study = panel.wait(timeout=60)
+    assert study is not None and len(study.trials) == 6
+    assert study.sampler is not None and panel.runner is not None
+    assert panel.runner.config.sampler is sampler and "Finished" in text(panel.status)
+    assert s.sampler.disabled  # an object stays locked after the run
+    # A seed next to a sampler object: the config's rule, at the seed box.
+    s_seed = Settings(sampler=sampler, seed=3)
+    assert [p.field for p in s_seed.check(None)] == ["seed"]
+    assert "give it to the TPESampler itself" in text(s_seed.error_of(s_seed.seed))
 
 
 # -- running -----------------------------------------------------------------------------
@@ -400,6 +482,60 @@ def test_importances_are_computed_off_the_main_thread_and_throttled() -> None:
     assert live.importance.runs <= 2  # at most every 2 s: the burst was coalesced
     assert set(live.figure.data[0].y) == {"x", "n", "kind"}
     assert not live.figure.layout.meta.get("empty")
+
+
+def quadratic_slowly(params: dict) -> float:
+    time.sleep(0.01)
+    return quadratic(params)
+
+
+def constant(params: dict) -> float:
+    time.sleep(0.01)
+    return 1.0
+
+
+def always_fails(params: dict) -> float:
+    time.sleep(0.01)
+    raise ValueError("a broken objective")
+
+
+@pytest.mark.parametrize(
+    ("objective", "rule", "reason"),
+    [
+        (quadratic_slowly, {"goal": 5.0}, "reached the goal 5"),
+        (constant, {"patience": 3}, "no improvement in the last"),
+        (always_fails, {"max_failed": 3}, "trials of this run failed (max_failed 3)"),
+    ],
+    ids=["goal", "patience", "max_failed"],
+)
+def test_a_stop_rule_ends_the_run_and_says_why(
+    tmp_path: Path, objective: Any, rule: dict[str, Any], reason: str
+) -> None:
+    panel = Panel(
+        objective,
+        space=SPACE,
+        storage=str(tmp_path / "rules.journal"),
+        backend="threading",
+        n_workers=1,
+        seed=0,
+        n_trials=500,
+        poll_interval=0.05,  # no widget: passed on to the runner as given
+        **rule,
+    )
+    assert getattr(panel.settings.config().stop, next(iter(rule))) == next(iter(rule.values()))
+    panel.run()
+    study = panel.wait(timeout=120)
+    runner = panel.runner
+    assert study is not None and runner is not None
+    assert runner.config.poll_interval == 0.05
+    assert runner.stop_reason is not None and reason in runner.stop_reason
+    assert f"Stopped: {runner.stop_reason}" in text(panel.status)
+    trials = study.get_trials()
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    finished = [t for t in trials if t.state.is_finished() and not t.system_attrs.get(_attrs.LOST)]
+    assert 0 < len(finished) < 500
+    if "patience" in rule:
+        assert "(patience 3; best value 1)" in runner.stop_reason
 
 
 def test_stop_leaves_nothing_running_and_resume_finishes(tmp_path: Path) -> None:
@@ -625,7 +761,7 @@ def test_panel_is_exported_lazily_and_payload_is_near_one_bundle() -> None:
 
 
 def test_unknown_options_and_objectives_are_refused_clearly() -> None:
-    with pytest.raises(TypeError, match="unknown option\\(s\\) n_trails"):
+    with pytest.raises(TypeError, match="Panel: unknown run option 'n_trails'; did you mean"):
         Panel(quadratic, space=SPACE, n_trails=5)
     with pytest.raises(TypeError, match="objective: expected a function"):
         Panel(42)
@@ -636,15 +772,47 @@ def test_unknown_options_and_objectives_are_refused_clearly() -> None:
     assert "add at least one parameter" in text(panel.problems_html)
 
 
+def test_errors_raised_at_start_show_on_the_fields_they_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    storage = str(tmp_path / "s.journal")
+    journal = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    optuna.create_study(study_name="up", storage=journal, direction="maximize")
+    panel = Panel(quadratic, space=SPACE, storage=storage, study_name="up", resume=True)
+    s = panel.settings
+    assert panel.run() is None  # the study exists with another direction
+    assert "direction: study 'up' already exists" in text(s.error_of(s.direction))
+    assert "hpo-invalid" in s.direction._dom_classes and not panel.run_button.disabled
+
+    # A ConfigError names each field: every one is shown at its box, the rest below.
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        raise ConfigError(
+            [ConfigProblem("stop.patience", "too impatient"), ConfigProblem("retries", "no")]
+        )
+
+    monkeypatch.setattr("hpo_widget.ui.run_control.StudyRunner", refuse)
+    s.direction.value = "maximize"
+    assert panel.run() is None and "Could not start" in text(panel.status)
+    assert "stop.patience: too impatient" in text(s.error_of(s.stop_boxes["patience"]))
+    assert "hpo-invalid" in s.stop_boxes["patience"]._dom_classes
+    assert "retries: no" in text(s.error)
+    assert not panel.run_button.disabled  # retryable
+    s.stop_boxes["patience"].value = "4"  # editing clears what the start reported
+    assert (
+        "too impatient" not in shown(s)
+        and "hpo-invalid" not in s.stop_boxes["patience"]._dom_classes
+    )
+
+
 def test_a_storage_that_cannot_be_opened_is_reported_without_its_password() -> None:
     before = set(_instances)
     panel = Panel(quadratic, space=SPACE, storage="postgresql://u:topsecret@127.0.0.1:1/db")
     assert panel.run() is None and panel.runner is None
     assert "could not open postgresql://u:***@127.0.0.1:1/db" in text(panel.status)
-    assert "storage: could not open" in text(panel.settings.error)
+    assert "storage: could not open" in text(panel.settings.error_of(panel.settings.storage))
     assert "hpo-invalid" in panel.settings.storage._dom_classes
     assert not panel.run_button.disabled  # a transient failure can be retried
     states = [_instances[k].get_state() for k in set(_instances) - before if k in _instances]
     assert "topsecret" not in json.dumps(states, default=str)
     panel.settings.storage.value = "memory"  # editing clears the reported error
-    assert "could not open" not in text(panel.settings.error)
+    assert "could not open" not in shown(panel.settings)

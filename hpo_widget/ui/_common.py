@@ -1,4 +1,5 @@
-"""Small helpers shared by the panel's parts: value parsing, HTML snippets, error marking.
+"""Small helpers shared by the panel's parts: value parsing, HTML snippets, error marking,
+and the input building blocks (a text box, a choice of a name or an object with its options).
 
 Kept apart so that every part formats numbers, durations and errors the same way and so that
 the parsing rules of the form (what ``"1e-3"`` or ``"true"`` in a text box means) live in one
@@ -10,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -178,3 +179,141 @@ def fmt_scalar(value: Any) -> str:
 
 def fmt_list(values: Iterable[Any]) -> str:
     return ", ".join(fmt_scalar(v) for v in values)
+
+
+def close_tree(*roots: widgets.Widget) -> None:
+    """Close widgets and everything inside them (closing a box leaves its children open)."""
+    for root in roots:
+        close_tree(*getattr(root, "children", ()))
+        root.close()
+
+
+# -- input building blocks ---------------------------------------------------------------------
+
+_INITIAL = {"description_width": "initial"}
+#: The dropdown value of a choice given as an object.
+OBJECT = "<object>"
+#: Choice -> its main options: option -> (label, Optuna's default, tooltip).  The widget follows
+#: the default's type (a tuple: a dropdown of its values, the first one the default).
+OptionSpecs = Mapping[str, Mapping[str, tuple[str, Any, str]]]
+
+
+def text_box(description: str, width: str, tooltip: str = "", **kw: Any) -> widgets.Text:
+    style = kw.pop("style", _INITIAL)
+    return widgets.Text(
+        description=description, tooltip=tooltip, style=style, layout={"width": width}, **kw
+    )
+
+
+def _option_widget(label: str, default: Any, tooltip: str) -> widgets.ValueWidget:
+    named = {"description": label, "tooltip": tooltip or label}
+    if isinstance(default, bool):
+        margin = {"width": "auto", "margin": "0 12px 0 8px"}
+        return widgets.Checkbox(value=default, indent=False, layout=margin, **named)
+    if isinstance(default, tuple):
+        return widgets.Dropdown(options=default, layout={"width": "110px"}, **named)
+    box = widgets.IntText if isinstance(default, int) else widgets.Text
+    return box(value=default, style=_INITIAL, layout={"width": "190px"}, **named)
+
+
+class Options:
+    """The option widgets of one choice; only values that differ from the defaults are passed
+    on, so the defaults stay Optuna's (and specs stay small)."""
+
+    def __init__(self, spec: Mapping[str, tuple[str, Any, str]]) -> None:
+        self.items: dict[str, tuple[widgets.ValueWidget, Any]] = {
+            key: (_option_widget(*row), row[1][0] if isinstance(row[1], tuple) else row[1])
+            for key, row in spec.items()
+        }
+        self.box = widgets.HBox([w for w, _ in self.items.values()])
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, (w, default) in self.items.items():
+            value = w.value
+            if isinstance(default, str) and isinstance(value, str):
+                value = value.strip()
+                if value != default:
+                    out[key] = int(value) if value.isdigit() else value
+            elif value != default:
+                out[key] = value
+        return out
+
+    def load(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Show ``options``; returns those without a widget (passed on unchanged)."""
+        rest = {}
+        for key, value in options.items():
+            if key in self.items:
+                w, default = self.items[key]
+                w.value = str(value) if isinstance(default, str) else value
+            else:
+                rest[key] = value
+        return rest
+
+
+class Choice:
+    """A dropdown of names for a field that also takes an object, and each name's options.
+
+    An object (an Optuna sampler, a Backend) is shown by its class name and stays locked; a
+    name the dropdown lacks (a typo) is shown as it is, so that its problem can name it.
+    Options without a widget are passed on while the choice they came with stays selected.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        choices: list[Any],
+        specs: OptionSpecs,
+        tooltip: str = "",
+        style: Mapping[str, str] = _INITIAL,
+    ) -> None:
+        pairs = [c if isinstance(c, tuple) else (c, c) for c in choices]  # (label, name)
+        self.dropdown = widgets.Dropdown(
+            options=pairs, description=name, tooltip=tooltip, style=dict(style)
+        )
+        self.options = {choice: Options(spec) for choice, spec in specs.items()}
+        self.box = widgets.HBox()  # shows the current choice's options
+        self._none = Options({})
+        self.object: Any = None
+        self._rest: tuple[str, dict[str, Any]] = ("", {})
+
+    @property
+    def current(self) -> Options:
+        return self.options.get(self.dropdown.value, self._none)
+
+    def load(self, value: Any, options: Mapping[str, Any]) -> None:
+        key = value if isinstance(value, str) else OBJECT
+        if key not in [v for _, v in self.dropdown.options]:
+            label = value if isinstance(value, str) else type(value).__name__
+            self.dropdown.options = [*self.dropdown.options, (label, key)]
+        self.dropdown.value = key
+        if key == OBJECT:
+            self.object = value
+            self.dropdown.disabled = True
+        self._rest = (key, self.current.load(options))
+
+    @property
+    def value(self) -> Any:
+        """The name chosen, or the object."""
+        return self.object if self.dropdown.value == OBJECT else self.dropdown.value
+
+    def option_values(self) -> dict[str, Any]:
+        choice, rest = self._rest
+        return {**(rest if self.dropdown.value == choice else {}), **self.current.values()}
+
+    def inputs(self) -> list[widgets.ValueWidget]:
+        """Every option widget (of all names)."""
+        return [w for opts in self.options.values() for w, _ in opts.items.values()]
+
+    def target(self, option: str) -> widgets.DOMWidget:
+        """The box of ``option`` of the current choice, else the dropdown."""
+        item = self.current.items.get(option)
+        return item[0] if item else self.dropdown
+
+    def show(self) -> None:
+        self.box.children = (self.current.box,)
+
+    def close(self) -> None:
+        for opts in (*self.options.values(), self._none):
+            close_tree(opts.box)
+        close_tree(self.dropdown, self.box)

@@ -201,6 +201,8 @@ class LiveFigure:
             if not events and not self._stale:
                 return False
             kind = self._kind
+            if kind is None:  # no source yet: nothing to draw the events on
+                return False
             if kind == "history":
                 start = time.perf_counter()
                 changed = self._append_history(events)

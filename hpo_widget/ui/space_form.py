@@ -428,9 +428,9 @@ class SpaceForm:
             space = SearchSpace.from_dict(self.raw())
         except SearchSpaceError as exc:
             for p in exc.problems:
-                row = seen.get(p.param) if p.param is not None else None
-                if row is not None:
-                    per_row[id(row)].append(p)
+                owner = seen.get(p.param) if p.param is not None else None
+                if owner is not None:
+                    per_row[id(owner)].append(p)
                 else:
                     general.append(p)
         categorical = [r.param_name for r in self.rows if r.kind.value == "categorical"]
