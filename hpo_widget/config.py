@@ -178,12 +178,12 @@ class RunConfig:
                 )
             changes["directions"] = (direction,)
         for key, value in options.items():
-            if key in ("goal", "patience", "max_failed"):
+            if key in StopRules.docs():
                 stop[key] = value
             elif key in names:
                 changes[key] = value
             else:
-                known = ", ".join(sorted(names | {"direction", "goal", "patience", "max_failed"}))
+                known = ", ".join(sorted(names | {"direction", *StopRules.docs()}))
                 close = difflib.get_close_matches(key, sorted(names), n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise TypeError(f"unknown run option {key!r}{hint} (known: {known})")

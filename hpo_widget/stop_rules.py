@@ -68,7 +68,7 @@ class StopRules:
             isinstance(goal, bool) or not isinstance(goal, numbers.Real) or not math.isfinite(goal)
         ):
             yield "goal", f"must be a finite number (the best value to reach), got {goal!r}"
-        for name in ("patience", "max_failed"):
+        for name in (n for n in self.docs() if self.kind_of(n) == "int"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1
