@@ -45,6 +45,10 @@ class StopRules:
         default=None,
         metadata={"doc": "stop once this many trials of the run failed in the objective"},
     )
+    min_trials: int | None = field(
+        default=None,
+        metadata={"doc": "apply goal and patience only once the study has this many finished"},
+    )
 
     @staticmethod
     def docs() -> dict[str, str]:
@@ -103,10 +107,13 @@ class StopRules:
             )
         if len(directions) != 1 or (self.goal is None and self.patience is None):
             return None
+        done = _finished_in_order(trials)
+        if self.min_trials is not None and len(done) < self.min_trials:
+            return None  # too early: a sampler's random start-up says little about progress
         maximize = directions[0] == StudyDirection.MAXIMIZE
         best: float | None = None
         since_best = 0
-        for t in _finished_in_order(trials):
+        for t in done:
             value = t.value if t.state == TrialState.COMPLETE else None
             if value is not None and (best is None or (value > best if maximize else value < best)):
                 best, since_best = value, 0

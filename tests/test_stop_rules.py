@@ -183,3 +183,24 @@ def test_the_cli_summary_names_the_rule(tmp_path: Path, capsys: pytest.CaptureFi
     assert main(["run", str(spec), "-q"]) == 0
     out = capsys.readouterr().out
     assert "ended    stop rule: the best value" in out
+
+
+def test_min_trials_holds_goal_and_patience_back() -> None:
+    trials = finished([0.1, 0.2, 0.3])  # the goal is met at once, patience 2 after three
+    assert StopRules(goal=0.5, min_trials=4).reason(trials, MIN, failed_in_run=0) is None
+    assert StopRules(patience=2, min_trials=4).reason(trials, MIN, failed_in_run=0) is None
+    assert StopRules(goal=0.5, min_trials=3).reason(trials, MIN, failed_in_run=0) is not None
+    assert dict(StopRules(min_trials=0).problems(1)) == {
+        "min_trials": "must be a whole number >= 1 or empty (no limit), got 0"
+    }
+    spec = RunSpec.from_dict({"objective": "m:f", "stop": {"goal": 1.0, "min_trials": 10}})
+    assert spec.config.stop == StopRules(goal=1.0, min_trials=10)
+
+
+def test_min_trials_in_the_form() -> None:
+    from hpo_widget.ui import Panel
+
+    panel = Panel(quadratic, storage="memory", goal=1.0, min_trials=20)
+    assert panel.settings.stop_boxes["min_trials"].value == "20"
+    assert panel.settings.config().stop == StopRules(goal=1.0, min_trials=20)
+    panel.close()

@@ -101,6 +101,7 @@ _STOP_RULES = {
         "end the run once this many of its trials raised an error (a broken objective must not "
         "burn the budget)",
     ),
+    "min_trials": ("after", "goal and patience wait for this many finished trials"),
 }
 #: Backend -> its option that has a box of its own.
 _BACKEND_BOXES = {"spark": "master", "dask": "address"}
