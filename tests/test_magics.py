@@ -109,7 +109,7 @@ def test_stop_rule_flags_reach_the_panel(ip: Any) -> None:
         "hpo", "objective --space space --storage memory --goal 1.5 --patience 4 --max-failed 2"
     )
     s = ip.user_ns["hpo_panel"].settings
-    assert (s.goal.value, s.patience.value, s.max_failed.value) == ("1.5", "4", "2")
+    assert [s.stop_boxes[k].value for k in ("goal", "patience", "max_failed")] == ["1.5", "4", "2"]
     assert s.config().stop.to_dict() == {"goal": 1.5, "patience": 4, "max_failed": 2}
     ip.run_line_magic("hpo", "objective --space space --storage memory --pruner default")
     assert ip.user_ns["hpo_panel"].settings.config().pruner is None
