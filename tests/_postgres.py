@@ -23,10 +23,18 @@ from dataclasses import dataclass
 PASSWORD = "pg-s3cret-pw"
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def find_bindir() -> str | None:
@@ -101,7 +109,7 @@ def start_server() -> PostgresServer:
             "UTF8",
         ],
     )
-    port = _free_port()
+    port = free_port()
     _run_as(
         as_user,
         [
@@ -118,13 +126,12 @@ def start_server() -> PostgresServer:
             "start",
         ],
     )
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
+    deadline = time.monotonic() + 30  # pg_ctl -w waited already; this only double-checks
+    while not _listening(port):
+        if time.monotonic() >= deadline:
+            with open(f"{datadir}/server.log", errors="replace") as log:
+                raise RuntimeError(f"PostgreSQL is not listening on {port}:\n{log.read()[-3000:]}")
+        time.sleep(0.2)
     return PostgresServer(bindir, datadir, port, user)
 
 

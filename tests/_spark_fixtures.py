@@ -1,16 +1,25 @@
-"""Helpers shared by the Spark, cluster and Dask tests (bounded waits, trial inspection)."""
+"""Helpers shared by the backend tests: bounded waits, trial inspection, and the Spark session,
+standalone cluster and Dask cluster that a test module shares."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo_widget import _attrs
+
+if TYPE_CHECKING:  # imported where used: importing this module starts no JVM or cluster
+    from hpo_widget.backends.dask import DaskBackend
+    from hpo_widget.backends.spark import SparkBackend
+    from hpo_widget.cluster import LocalSparkCluster
 
 T = TypeVar("T")
 
@@ -84,10 +93,6 @@ def assert_lost_trials_rerun(study: optuna.Study) -> None:
         assert retries[0].state.is_finished()
 
 
-def this_pid() -> int:
-    return os.getpid()
-
-
 def assert_one_evaluation_each(study: optuna.Study, n_complete: int) -> None:
     """For :func:`tests.spark_objectives.noop_objective` (value = x**2): every stored value came
     from the stored parameter, i.e. no trial's record mixes two evaluations (two workers that
@@ -97,3 +102,96 @@ def assert_one_evaluation_each(study: optuna.Study, n_complete: int) -> None:
     assert not mixed, f"trials {mixed[:10]} store a value that their parameters did not produce"
     assert len(complete) == n_complete
     assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
+
+
+@dataclass(frozen=True)
+class Held:
+    """An objective (``x ** 2``) whose trials numbered below ``hold`` hang until the file
+    ``gate`` exists: trials in flight for as long as a test needs them.  Retries have new
+    numbers and run at once, so a resume after Stop must get past objectives that still hang.
+    """
+
+    gate: str
+    hold: int = 2
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        x = trial.suggest_float("x", -1.0, 1.0)
+        deadline = time.monotonic() + 600
+        while trial.number < self.hold and not os.path.exists(self.gate):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the test never opened the gate")
+            time.sleep(0.05)
+        return x * x
+
+
+def register_by_value() -> None:
+    """Make Spark's cloudpickle send the test objectives by value: executors cannot import
+    the tests (a standalone cluster's do not even share the working directory)."""
+    from pyspark import cloudpickle
+
+    from tests import spark_objectives
+
+    spark_objectives.register_by_value()
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+# -- shared backends: one per module (a process can hold one SparkContext at a time) -----------
+@contextlib.contextmanager
+def local_spark(master: str = "local[2]") -> Iterator[Any]:
+    """A SparkSession on ``master`` for the ``with`` block: the active local one if there is
+    one (left running), else a new one, stopped at the end."""
+    from pyspark import SparkContext
+
+    from hpo_widget.backends.spark import SparkBackend, is_local_master
+
+    register_by_value()
+    active = SparkContext._active_spark_context
+    if active is not None:
+        assert is_local_master(str(active.master)), f"another SparkSession runs on {active.master}"
+        yield SparkBackend().session()
+        return
+    owner = SparkBackend(master=master, app_name="hpo_widget-tests")
+    try:
+        yield owner.session()
+    finally:
+        owner.close()
+
+
+@contextlib.contextmanager
+def spark_cluster(n_workers: int = 2) -> Iterator[tuple[LocalSparkCluster, SparkBackend]]:
+    """A standalone cluster on 127.0.0.1 (``n_workers`` workers of one core) and a backend
+    whose SparkSession on it has every executor registered; both stopped at the end."""
+    from pyspark import SparkContext
+
+    from hpo_widget.backends.spark import SparkBackend
+    from hpo_widget.cluster import LocalSparkCluster
+
+    active = SparkContext._active_spark_context
+    assert active is None, f"a SparkSession on {active and active.master} is still running"
+    register_by_value()
+    with LocalSparkCluster(n_workers=n_workers, cores_per_worker=1, memory="1g") as cluster:
+        backend = SparkBackend(
+            master=cluster.master_url, conf=cluster.conf, app_name="hpo_widget-cluster"
+        )
+        try:
+            assert backend.remote
+            backend.session()
+            wait_for(
+                lambda: backend.default_workers() == n_workers, 120, "the executors to register"
+            )
+            yield cluster, backend
+        finally:
+            backend.close()
+
+
+@contextlib.contextmanager
+def dask_cluster() -> Iterator[DaskBackend]:
+    """A dask backend owning a LocalCluster of two worker processes of one thread each."""
+    from hpo_widget.backends.dask import DaskBackend
+
+    backend = DaskBackend(n_workers=2, threads_per_worker=1, processes=True)
+    try:
+        assert backend.default_workers() == 2
+        yield backend
+    finally:
+        backend.close()

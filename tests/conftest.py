@@ -38,9 +38,12 @@ def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest
     return postgres_server.create_database(f"{name}_{digest}_{os.getpid()}")
 
 
-@pytest.fixture(params=["memory", "journal", "sqlite", "postgres"])
+@pytest.fixture(
+    params=["memory", "journal", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Contract fixture: every storage kind the runner supports (Optuna's pytest_storages idea)."""
+    """Contract fixture: every storage kind the runner supports (Optuna's pytest_storages idea),
+    fresh for each test; tests/test_backend_contract.py parametrizes it with the cases it runs."""
     kind = request.param
     if kind == "memory":
         return "memory"

@@ -1,14 +1,16 @@
-"""The spark backend on one local[2] SparkSession shared by this module (startup ~10-15 s).
+"""What only the spark backend does, on one local[2] SparkSession shared by this module: master
+recognition, options, one long-lived task per slot, loopback-only ports, one worker not run in
+the driver, executors that cannot import the objective.
 
-local[2] never retries a failed task, so a killed Python worker here fails the Spark call and
-exercises the runner's relaunch; tests/test_cluster.py covers a real standalone cluster, where
-Spark itself retries the task.
+Exact totals, resume, Stop (which kills the tasks' Python workers), failing and pruned trials
+and a killed Python worker (local[2] never retries a task: the runner relaunches) are part of
+the contract every backend keeps: tests/test_backend_contract.py.  Throughput figures are in
+benchmarks/dispatch.py.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -26,17 +28,7 @@ from hpo_widget.backends import make_backend
 from hpo_widget.backends.spark import SparkBackend, is_local_master
 from hpo_widget.storage import StorageRef, open_storage
 from tests import spark_objectives as so
-from tests._spark_fixtures import (
-    all_running,
-    assert_lost_trials_rerun,
-    assert_one_evaluation_each,
-    counts,
-    lost,
-    pid_alive,
-    running_with_worker,
-    wait_for,
-    worker_pid,
-)
+from tests._spark_fixtures import counts, local_spark, worker_pid
 
 # --------------------------------------------------------------------------------------------
 # No JVM needed
@@ -124,20 +116,8 @@ def test_journal_behind_the_proxy_claims_every_ticket_exactly_once(tmp_path: Pat
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
     """One local[2] SparkSession for the module, stopped at its end."""
-    from pyspark import SparkContext
-
-    so.register_by_value()
-    active = SparkContext._active_spark_context
-    if active is not None:
-        assert is_local_master(str(active.master)), f"another SparkSession runs on {active.master}"
-        yield SparkBackend().session()
-        return
-    backend = SparkBackend(master="local[2]", app_name="hpo_widget-tests")
-    session = backend.session()
-    try:
+    with local_spark("local[2]") as session:
         yield session
-    finally:
-        backend.close()
 
 
 pytestmark = pytest.mark.spark
@@ -173,15 +153,6 @@ def test_iris_objective_runs_unchanged_with_an_exact_count(spark: Any, tmp_path:
     assert _job_count(spark, backend.last_job_tag) == 2
 
 
-@pytest.mark.parametrize("storage", ["memory", "journal"])
-def test_every_stored_value_comes_from_its_own_parameters(
-    spark: Any, tmp_path: Path, storage: str
-) -> None:
-    url = "memory" if storage == "memory" else str(tmp_path / "s.journal")  # memory: via proxy
-    runner = StudyRunner(so.noop_objective, storage=url, backend=SparkBackend(spark=spark))
-    assert_one_evaluation_each(runner.start(n_trials=200).wait(timeout=300), 200)
-
-
 def test_a_local_session_listens_on_loopback_only(spark: Any) -> None:
     """Every port the driver JVM opened (RPC, block manager, web UI) is on 127.0.0.1."""
     import psutil
@@ -209,67 +180,6 @@ def test_one_worker_still_runs_on_spark(spark: Any) -> None:
     assert len({t.system_attrs[_attrs.WORKER] for t in study.trials}) == 1
 
 
-def test_noop_throughput_uses_long_lived_tasks(spark: Any, tmp_path: Path) -> None:
-    runner = StudyRunner(
-        so.noop_objective,
-        storage=str(tmp_path / "noop.journal"),
-        backend="spark",
-        sampler="random",
-        seed=0,
-    )
-    runner.start(n_trials=10).wait(timeout=60)  # warm the Python workers
-    start = time.perf_counter()
-    study = runner.start(n_trials=210).wait(timeout=120)
-    elapsed = time.perf_counter() - start
-    assert counts(study) == {"COMPLETE": 210}
-    print(f"\nspark local[2], journal file, no-op objective: {200 / elapsed:.0f} trials/s")
-    backend = runner.backend
-    assert isinstance(backend, SparkBackend)
-    assert _job_count(spark, backend.last_job_tag) == 2
-
-
-def test_pruning_works_on_spark(spark: Any) -> None:
-    runner = StudyRunner(
-        so.pruned_objective,
-        storage="memory",
-        backend="spark",
-        sampler="random",
-        seed=3,
-        pruner="median",
-        pruner_options={"n_startup_trials": 2, "n_warmup_steps": 1},
-    )
-    study = runner.start(n_trials=16).wait(timeout=120)
-    c = counts(study)
-    assert c.get("COMPLETE", 0) + c.get("PRUNED", 0) == 16, c
-    assert c.get("PRUNED", 0) >= 1, c
-    for t in study.get_trials(states=(TrialState.PRUNED,)):
-        assert len(t.intermediate_values) >= 2  # reported steps reached the driver's storage
-
-
-def test_raising_objective_fails_only_its_trial_and_is_not_retried(
-    spark: Any, tmp_path: Path
-) -> None:
-    runner = StudyRunner(
-        so.raising_objective,
-        storage=str(tmp_path / "raise.journal"),
-        backend="spark",
-        sampler="random",
-        seed=1,
-    )
-    study = runner.start(n_trials=12).wait(timeout=120)
-    assert runner.status is RunStatus.FINISHED
-    assert len(study.trials) == 12, "a failing objective must not cause extra trials"
-    failed = study.get_trials(states=(TrialState.FAIL,))
-    assert failed, "seed 1 samples odd x values"
-    for t in failed:
-        assert t.params["x"] % 2 == 1
-        assert "ValueError: odd x=" in t.system_attrs[_attrs.TRACEBACK]
-        assert t.system_attrs[_attrs.FAIL_REASON].startswith("ValueError")
-        assert not t.system_attrs.get(_attrs.LOST)
-    assert all(_attrs.RETRY_OF not in t.system_attrs for t in study.trials)
-    assert all(t.params["x"] % 2 == 0 for t in study.get_trials(states=(TrialState.COMPLETE,)))
-
-
 def test_objective_missing_on_executors_is_reported(
     spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -281,70 +191,8 @@ def test_objective_missing_on_executors_is_reported(
     import driver_only_objectives
 
     runner = StudyRunner(driver_only_objectives.objective, storage="memory", backend="spark")
-    start = time.perf_counter()
     expected = "cannot run the workers: ModuleNotFoundError: No module named 'driver_only_obj"
     with pytest.raises(RunError, match=expected):
         runner.start(n_trials=4).wait(timeout=120)
-    assert time.perf_counter() - start < 60
     assert runner.status is RunStatus.FAILED
     assert not runner.study.get_trials(states=(TrialState.RUNNING,))
-
-
-def test_stop_returns_within_two_seconds_and_kills_the_tasks(spark: Any) -> None:
-    runner = StudyRunner(so.Sleep(60), storage="memory", backend="spark", heartbeat_grace=30)
-    runner.start(n_trials=6)
-    try:
-        running = wait_for(lambda: all_running(runner.study, 2), 60, "two running trials")
-        pids = {worker_pid(t) for t in running}
-        start = time.perf_counter()
-        runner.stop()
-        latency = time.perf_counter() - start
-    finally:
-        runner.stop()
-    print(f"\nstop() latency on local[2]: {latency:.2f} s")
-    assert runner.status is RunStatus.STOPPED
-    study = runner.study
-    assert not study.get_trials(states=(TrialState.RUNNING,))
-    stopped = lost(study)
-    assert len(stopped) == 2
-    assert all("stopped" in t.system_attrs[_attrs.FAIL_REASON] for t in stopped)
-    # interruptOnCancel: Spark kills the cancelled tasks' Python workers (after its 2 s grace),
-    # so no 60 s trial keeps a slot busy for the next run.
-    wait_for(lambda: not any(pid_alive(p) for p in pids), 15, "the Python workers to be killed")
-
-
-def test_killed_python_worker_trial_is_rerun(spark: Any, tmp_path: Path) -> None:
-    """local[2] does not retry the failed task: the runner relaunches the workers and re-queues
-    the dead worker's trial once its heartbeat stops."""
-    runner = StudyRunner(
-        so.Sleep(1.0),
-        storage=str(tmp_path / "kill.journal"),
-        backend="spark",
-        heartbeat_grace=4,
-        sampler="random",
-        seed=0,
-    )
-    runner.start(n_trials=8)
-    try:
-        victim = wait_for(lambda: running_with_worker(runner.study), 60, "a running trial")[0]
-        os.kill(worker_pid(victim), signal.SIGKILL)
-        killed_at = time.monotonic()
-        wait_for(
-            lambda: runner.study.trials[victim.number].state == TrialState.FAIL,
-            30,
-            "the killed trial to be marked lost",
-        )
-        detected = time.monotonic() - killed_at
-        study = runner.wait(timeout=120)
-    finally:
-        runner.stop()
-    print(f"\nlost trial detected {detected:.1f} s after SIGKILL (heartbeat_grace=4)")
-    c = counts(study)
-    assert c["COMPLETE"] == 8, c
-    assert not study.get_trials(states=(TrialState.RUNNING,))
-    dead = study.trials[victim.number]
-    assert dead.system_attrs[_attrs.LOST]
-    # This host's worker PIDs are checked directly; on other hosts only the heartbeat tells.
-    reason = dead.system_attrs[_attrs.FAIL_REASON]
-    assert "exited mid-trial" in reason or "no heartbeat" in reason, reason
-    assert_lost_trials_rerun(study)
