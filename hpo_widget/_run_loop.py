@@ -75,7 +75,7 @@ class Run:
         self.target = target
         self.deadline = time.time() + timeout if timeout is not None else None
         self.stop_event = threading.Event()
-        self.stop_reason = STOPPED_BY_USER
+        self.stop_reason: str | None = None  # None: the user's Stop
         self.error: str | None = None
         self.results: list[WorkerResult] = []
         self.backend_thread: threading.Thread | None = None
@@ -142,13 +142,20 @@ class Run:
         self.reaper.reap_lost(trials, self.target)
         return trials
 
+    #: ``time.monotonic()`` before which :meth:`ended_elsewhere` does not read the record again.
+    _record_due = 0.0
+
     def ended_elsewhere(self) -> str | None:
         """Why the run record says this run is over although nobody here asked, or None.
 
         Anyone who can write the study may stop it (another kernel, ``hpo-widget stop``, the
         JupyterLab sidebar); a second driver on the same study replaces the record and takes
-        over.
+        over.  Read once per poll interval: starved polls (ten a poll interval) skip it.
         """
+        now = time.monotonic()
+        if now < self._record_due:
+            return None
+        self._record_due = now + 0.9 * self.config.poll_interval
         record = run_record.read(compat.storage_of(self.study), compat.study_id(self.study))
         if record is None or record.id != self.id:
             return TAKEN_OVER
@@ -341,13 +348,13 @@ class Run:
                 backend_thread.join(1.0)  # a hung objective must not hold up Stop
             if self.stop_reason != TAKEN_OVER:
                 # After a takeover the RUNNING trials may be the new run's: leave them.
-                self.tickets.fail_in_flight(self.stop_reason, self.target)
+                self.tickets.fail_in_flight(self.stop_reason or STOPPED_BY_USER, self.target)
         elif backend_thread is not None:
             backend_thread.join(self.config.heartbeat_grace + 5)
         trials = self.study.get_trials(deepcopy=False)
         self.publish(trials)
         self.reaper.reap_lost(trials, None)
         if stopped:
-            self.runner._set_status(RunStatus.STOPPED, self.stop_reason)
+            self.runner._set_status(RunStatus.STOPPED, self.stop_reason or "")
         else:
             self.runner._set_status(RunStatus.FINISHED, self.runner._summary())

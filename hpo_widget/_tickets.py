@@ -18,17 +18,28 @@ from optuna.trial import FrozenTrial, TrialState
 from . import _attrs
 from . import _optuna_compat as compat
 
-__all__ = ["Tickets", "budget", "counts_towards_budget"]
+__all__ = ["Tickets", "budget", "counts_towards_budget", "is_lost"]
 
 #: The ticket pool grows by doubling while workers drain it between polls, up to this.
 MAX_TICKET_POOL = 1024
+
+
+def is_lost(trial: FrozenTrial) -> bool:
+    """Failed by the runner for reasons outside the objective (:meth:`Tickets.mark_lost`).
+
+    The only test of the :data:`hpo_widget._attrs.LOST` marker: every reader asks this.  The
+    marker has to be written before the trial's state changes (Optuna refuses attributes of a
+    finished trial), so a trial that finished by itself while it was being marked keeps a
+    marker it cannot shed; only a FAIL the marker came with is lost.
+    """
+    return trial.state == TrialState.FAIL and bool(trial.system_attrs.get(_attrs.LOST))
 
 
 def counts_towards_budget(trial: FrozenTrial) -> bool:
     """Finished trials count, except failures that were not the objective's fault."""
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
-    return trial.state == TrialState.FAIL and not trial.system_attrs.get(_attrs.LOST)
+    return trial.state == TrialState.FAIL and not is_lost(trial)
 
 
 def budget(trials: Iterable[FrozenTrial]) -> tuple[int, int]:
@@ -44,7 +55,7 @@ def budget(trials: Iterable[FrozenTrial]) -> tuple[int, int]:
 
 def is_objective_failure(trial: FrozenTrial) -> bool:
     """A FAIL the objective caused (an exception, a bad value), not a lost trial."""
-    return trial.state == TrialState.FAIL and not trial.system_attrs.get(_attrs.LOST)
+    return trial.state == TrialState.FAIL and not is_lost(trial)
 
 
 class Tickets:
@@ -108,12 +119,20 @@ class Tickets:
                 continue
 
     def mark_lost(self, trial: FrozenTrial, reason: str) -> bool:
-        """Fail ``trial`` as lost (it does not count); False if it finished after all."""
+        """Fail ``trial`` as lost (it does not count); False if it finished after all.
+
+        ``trial`` is a snapshot from a poll: one that has finished since is left untouched.
+        Optuna writes no attribute of a finished trial, so the marker has to precede the state
+        change, which decides; it is written last, next to that change, and a trial that
+        finishes in between keeps a marker that :func:`is_lost` ignores unless it FAILed.
+        """
         storage = compat.storage_of(self.study)
         trial_id = compat.trial_id(trial)
         try:
-            storage.set_trial_system_attr(trial_id, _attrs.LOST, True)
+            if storage.get_trial(trial_id).state.is_finished():
+                return False
             storage.set_trial_system_attr(trial_id, _attrs.FAIL_REASON, reason)
+            storage.set_trial_system_attr(trial_id, _attrs.LOST, True)
             return bool(storage.set_trial_state_values(trial_id, state=TrialState.FAIL))
         except optuna.exceptions.UpdateFinishedTrialError:
             return False  # it finished after all; keep its result

@@ -23,9 +23,8 @@ import optuna
 from optuna.storages import BaseStorage
 from optuna.trial import FrozenTrial, TrialState
 
-from . import _attrs
 from ._run_loop import Run, RunError
-from ._tickets import counts_towards_budget
+from ._tickets import counts_towards_budget, is_lost
 from .backends import Backend, make_backend
 from .config import ConfigError, RunConfig
 from .events import Event, RunStatus, StatusChanged
@@ -176,7 +175,8 @@ class StudyRunner:
 
     @property
     def stop_reason(self) -> str | None:
-        """Why the last run ended early (Stop, a stop rule, a stop through storage), or None."""
+        """Why the last run ended early (a stop rule, ``study.stop()``, a stop through storage);
+        None if it did not, or if :meth:`stop` ended it."""
         run = self._run
         if run is None or not run.stop_event.is_set():
             return None
@@ -238,7 +238,7 @@ class StudyRunner:
         lost = sum(
             1
             for t in self._study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-            if t.system_attrs.get(_attrs.LOST)
+            if is_lost(t)
         )
         return Progress(
             complete=states.count(TrialState.COMPLETE),

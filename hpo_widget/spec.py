@@ -61,7 +61,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ._checks import _show
+from ._checks import _show, normalize_direction
 from ._config_io import YAML_FIELDS, json_schema
 from ._spec_presets import (
     REF_RE,
@@ -99,9 +99,10 @@ class SpecError(ValueError):
         return (type(self), (self.problems, self.source))
 
 
-def _yaml_problems(error: ConfigError) -> list[str]:
+def _yaml_problems(problems: Iterable[ConfigProblem]) -> list[str]:
+    """``"field: message"`` lines with the spec's field paths (``study``, not ``study_name``)."""
     out = []
-    for p in error.problems:
+    for p in problems:
         head, dot, rest = p.field.partition(".")
         path = YAML_PATHS.get(head, head) + (dot + rest if rest else "")
         out.append(str(ConfigProblem(path, p.message)))
@@ -181,16 +182,7 @@ class RunSpec:
             )
         problems: list[ConfigProblem] = []
         objective = _objective_from(data.get("objective"), problems)
-        space = None
-        raw_space = data.get("space")
-        if raw_space is not None:
-            try:
-                space = SearchSpace.from_dict(raw_space)
-            except SearchSpaceError as exc:
-                for p in exc.problems:
-                    text = str(p)
-                    sep = "." if p.param or p.field else ": "
-                    problems.append(ConfigProblem("", "space" + sep + text))
+        space = _space_from(data.get("space"), problems)
         if isinstance(objective, PresetObjective) and space is not None:
             check_preset_space(objective, space, problems)
         config: RunConfig | None = None
@@ -232,18 +224,32 @@ class RunSpec:
 
         Accepts ``objective``, ``space``, ``base_dir`` and every run option (``study``,
         ``storage``, ``backend``, ``n_workers``, ``n_trials``, ``timeout``, ``seed``,
-        ``sampler``, ``pruner``, ``goal``, ``patience``, ``max_failed``, ...).
+        ``sampler``, ``pruner``, ``goal``, ``patience``, ``max_failed``, ...), including what
+        has no YAML form (an Optuna sampler or pruner object).  Problems raise
+        :class:`SpecError`, with the spec's field paths.
         """
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if not overrides:
             return self
-        changes: dict[str, Any] = {}
-        for key in ("objective", "space", "base_dir"):
-            if key in overrides:
-                changes[key] = overrides.pop(key)
-        if isinstance(changes.get("space"), Mapping):
-            changes["space"] = SearchSpace.from_dict(changes["space"])
+        problems: list[ConfigProblem] = []
+        objective: str | PresetObjective | None = self.objective
+        given = overrides.pop("objective", None)
+        if given is not None:
+            objective = (
+                given if isinstance(given, PresetObjective) else _objective_from(given, problems)
+            )
+        space = self.space
+        given = overrides.pop("space", None)
+        if given is not None:
+            space = given if isinstance(given, SearchSpace) else _space_from(given, problems)
+        base_dir = overrides.pop("base_dir", self.base_dir)
         options = {_CONFIG_NAMES.get(k, k): v for k, v in overrides.items()}
+        for key in ("direction", "directions"):  # as YAML reads them: "max" is maximize
+            value = options.get(key)
+            if isinstance(value, list | tuple):
+                options[key] = tuple(normalize_direction(d) for d in value)
+            elif value is not None:
+                options[key] = normalize_direction(value)
         if "directions" in options:
             options.setdefault("direction", None)
         config = self.config
@@ -252,12 +258,23 @@ class RunSpec:
         if "directions" in options and options["directions"] is not None:
             options.pop("direction", None)
         try:
-            changes["config"] = config.replace(**options)
+            config = config.replace(**options)
         except TypeError as exc:
             raise TypeError(f"with_overrides: {exc}") from None
-        spec = dataclasses.replace(self, **changes)
-        # Validate the result as a whole, as if it had been read from YAML.
-        return type(self).from_dict(spec.to_dict(), base_dir=spec.base_dir)
+        except ConfigError as exc:
+            raise SpecError(_yaml_problems(exc.problems)) from None
+        if isinstance(objective, PresetObjective) and space is not None:
+            check_preset_space(objective, space, problems)
+        errors = [str(p) for p in problems] + _yaml_problems(config.problems(space=space))
+        if errors or objective is None:
+            raise SpecError(_order(errors))
+        return dataclasses.replace(
+            self,
+            objective=objective,
+            space=space,
+            config=config,
+            base_dir=None if base_dir is None else Path(base_dir),
+        )
 
     # -- building ----------------------------------------------------------------------------
     def _import_path(self) -> None:
@@ -335,7 +352,7 @@ class RunSpec:
         try:
             return StudyRunner(objective, space=space, config=spec.config)
         except ConfigError as exc:
-            raise SpecError(_yaml_problems(exc)) from None
+            raise SpecError(_yaml_problems(exc.problems)) from None
         except (ValueError, TypeError, ImportError) as exc:
             raise SpecError(str(exc).splitlines() or [type(exc).__name__]) from None
 
@@ -367,6 +384,18 @@ def spec_schema() -> dict[str, Any]:
 
 
 # -- helpers -------------------------------------------------------------------------------------
+def _space_from(raw: Any, problems: list[ConfigProblem]) -> SearchSpace | None:
+    if raw is None:
+        return None
+    try:
+        return SearchSpace.from_dict(raw)
+    except SearchSpaceError as exc:
+        for p in exc.problems:
+            sep = "." if p.param or p.field else ": "
+            problems.append(ConfigProblem("", "space" + sep + str(p)))
+    return None
+
+
 def _objective_from(objective: Any, problems: list[ConfigProblem]) -> str | PresetObjective | None:
     if objective is None:
         problems.append(

@@ -24,7 +24,7 @@ from typing import Any
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from . import _attrs
+from ._tickets import is_lost
 
 __all__ = ["StopRules"]
 
@@ -141,7 +141,7 @@ def _finished_in_order(trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
         t
         for t in trials
         if t.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-        and not t.system_attrs.get(_attrs.LOST)
+        and not is_lost(t)
         and t.datetime_complete is not None
     ]
     done.sort(key=lambda t: (t.datetime_complete, t.number))

@@ -6,6 +6,8 @@ works on the studies its author tried) is what the registry exists to prevent.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 import warnings
 from collections.abc import Sequence
@@ -17,20 +19,11 @@ import pytest
 from optuna.distributions import FloatDistribution
 from optuna.trial import FrozenTrial, create_trial
 
+from hpo_widget import plots
 from hpo_widget.events import TrialFinished
-from hpo_widget.plots import (
-    EMPTY_ANNOTATION,
-    FIGURES,
-    TITLES,
-    FigureKind,
-    FigureOptions,
-    build_figures,
-    figure_kind,
-    kinds_for,
-    report_html,
-)
-from hpo_widget.plots import registry as registry_module
+from hpo_widget.plots import EMPTY_ANNOTATION, registry, report_html
 from hpo_widget.plots._common import Direction, mark_empty, new_figure
+from hpo_widget.plots.registry import FIGURES, FigureKind, FigureOptions, kinds_for
 from hpo_widget.ui.live_figure import TAB_LABELS, LiveFigure
 
 
@@ -130,14 +123,29 @@ def test_slow_kinds_have_a_placeholder_that_says_why() -> None:
 
 
 # -- registry rules ---------------------------------------------------------------------------
+def test_every_figure_module_is_registered_and_its_builder_exported() -> None:
+    """A figure module (one with ``NAME`` and ``TITLE``) left out of :data:`FIGURES` would be
+    missing from every view; its builder is public as ``hpo_widget.plots.<builder>``."""
+    modules = {}
+    for info in pkgutil.iter_modules(plots.__path__):
+        module = importlib.import_module(f"{plots.__name__}.{info.name}")
+        if hasattr(module, "NAME") and hasattr(module, "TITLE"):
+            modules[module.NAME] = module
+    assert set(modules) == set(FIGURES)
+    for name, kind in FIGURES.items():
+        assert kind.title == modules[name].TITLE
+        assert getattr(plots, kind.figure.__name__) is kind.figure
+        assert kind.figure.__name__ in plots.__all__
+
+
 def test_registry_names_titles_and_order() -> None:
     assert all(name == kind.name for name, kind in FIGURES.items())
-    assert {name: kind.title for name, kind in FIGURES.items()} == TITLES
+    assert {name: kind.title for name, kind in FIGURES.items()} == registry.TITLES
     assert {name: kind.label for name, kind in FIGURES.items()} == TAB_LABELS
     with pytest.raises(TypeError):
         FIGURES["x"] = FIGURES["history"]  # type: ignore[index]
     with pytest.raises(ValueError, match="unknown figure 'nope'; choose one of pareto, history"):
-        figure_kind("nope")
+        registry.figure_kind("nope")
 
 
 def test_kinds_for_objectives_and_summaries() -> None:
@@ -176,13 +184,13 @@ def test_kinds_sharing_a_data_function_extract_once(single: optuna.Study) -> Non
         FigureKind("timeline", "A", "A", counted, timeline.figure),
         FigureKind("worker_counts", "B", "B", counted, FIGURES["worker_counts"].figure),
     ]
-    figs = build_figures(_trials(single), single.directions, kinds=kinds)
+    figs = registry.build_figures(_trials(single), single.directions, kinds=kinds)
     assert list(figs) == ["timeline", "worker_counts"]
     assert calls == [len(_trials(single))]
 
 
 def test_build_figures_can_skip_slow_kinds(single: optuna.Study) -> None:
-    figs = build_figures(_trials(single), single.directions, compute_slow=False)
+    figs = registry.build_figures(_trials(single), single.directions, compute_slow=False)
     assert _empty_text(figs["importance"]) == "Hyperparameter importance not computed."
     assert not figs["history"].layout.meta["empty"]
 
@@ -258,9 +266,7 @@ def test_a_new_registry_entry_reaches_the_panel_and_the_report(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     extra = FigureKind("trial_count", "Trials by state", "Counts", _count_data, _count_figure)
-    monkeypatch.setattr(
-        registry_module, "FIGURES", MappingProxyType({**FIGURES, extra.name: extra})
-    )
+    monkeypatch.setattr(registry, "FIGURES", MappingProxyType({**FIGURES, extra.name: extra}))
     s = optuna.create_study(study_name="plugged")
     s.add_trial(
         create_trial(value=1.0, params={"x": 0.5}, distributions={"x": FloatDistribution(0, 1)})

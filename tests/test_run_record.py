@@ -62,6 +62,25 @@ def test_records_of_other_versions_are_read_leniently(storage_and_id: tuple) -> 
     assert run_record.read(storage, sid) is None
 
 
+def test_the_driver_reads_the_record_once_a_poll_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Starved polls come ten a poll interval; the record (a storage read) is not re-read."""
+    from hpo_widget import StudyRunner
+    from hpo_widget._run_loop import Run
+
+    runner = StudyRunner(lambda t: t.suggest_float("x", 0, 1), storage="memory", poll_interval=60)
+    run = Run(runner, 10, None)
+    run._open_record()
+    reads: list[int] = []
+    real_read = run_record.read
+    monkeypatch.setattr(run_record, "read", lambda *a: reads.append(1) or real_read(*a))
+    assert run.ended_elsewhere() is None and run.ended_elsewhere() is None
+    assert len(reads) == 1
+    monkeypatch.undo()
+    run_record.request_stop(runner.study._storage, runner.study._study_id, reason="a test")
+    run._record_due = 0.0  # a poll interval later
+    assert run.ended_elsewhere() == "stopped through the study's storage (a test)"
+
+
 def test_stop_without_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = str(tmp_path / "s.journal")
     optuna.create_study(study_name="idle", storage=open_storage(resolve_storage(path)))

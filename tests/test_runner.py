@@ -142,6 +142,35 @@ def test_start_returns_at_once_and_the_caller_keeps_working() -> None:
     assert len(runner.wait(timeout=60).trials) == 4
 
 
+def test_a_user_stop_has_no_stop_reason() -> None:
+    """stop_reason says why a run ended early by itself; the user's Stop needs no reason (the
+    stopped trials still say it, for the table and the timeline)."""
+    gate = threading.Event()
+
+    def objective(trial: optuna.Trial) -> float:
+        gate.wait(120)
+        return trial.suggest_float("x", 0, 1)
+
+    runner = StudyRunner(objective, storage="memory", n_workers=2)
+    stops: list[StatusChanged] = []
+    runner.subscribe(
+        lambda e: (
+            stops.append(e)
+            if isinstance(e, StatusChanged) and e.status is RunStatus.STOPPED
+            else None
+        )
+    )
+    runner.start(n_trials=4)
+    wait_for(lambda: runner.progress.running == 2, 60, "both workers to hold a trial")
+    runner.stop()
+    gate.set()
+    assert runner.status is RunStatus.STOPPED and runner.stop_reason is None
+    assert [e.message for e in stops] == [""]
+    stopped = [t for t in runner.study.trials if t.state == TrialState.FAIL]
+    assert len(stopped) == 2
+    assert all(t.system_attrs[_attrs.FAIL_REASON] == "stopped by user" for t in stopped)
+
+
 def test_timeout_only_run_stops_by_itself() -> None:
     runner = StudyRunner(trial_objective, storage="memory", n_workers=2, sampler="random")
     start = time.perf_counter()

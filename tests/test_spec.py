@@ -282,6 +282,25 @@ def test_with_overrides_revalidates_and_keeps_the_rest() -> None:
         spec.with_overrides(colour="red")
 
 
+def test_with_overrides_takes_sampler_and_pruner_objects() -> None:
+    """Objects have no YAML form: overrides are applied to the config, not round-tripped."""
+    import optuna
+
+    sampler = optuna.samplers.RandomSampler(seed=3)
+    pruner = optuna.pruners.NopPruner()
+    spec = RunSpec.from_dict(base(n_trials=5))
+    changed = spec.with_overrides(sampler=sampler, pruner=pruner, direction="max")
+    assert changed.sampler is sampler and changed.pruner is pruner
+    assert changed.directions == ("maximize",) and changed.n_trials == 5
+    again = changed.with_overrides(n_trials=3, space={"y": {"type": "int", "low": 0, "high": 2}})
+    assert again.sampler is sampler and again.n_trials == 3 and again.space is not None
+    assert list(again.space.to_dict()) == ["y"]
+    with pytest.raises(SpecError, match=r"backend\.n_workers: must be a whole number"):
+        changed.with_overrides(n_workers=-1)
+    with pytest.raises(SpecError, match=r"^space\.x"):
+        spec.with_overrides(space={"x": {"type": "float", "low": 5, "high": 1}})
+
+
 # -- building -----------------------------------------------------------------------------------
 def write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name

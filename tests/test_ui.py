@@ -30,6 +30,7 @@ import hpo_widget
 from hpo_widget import SearchSpace, SklearnPreset, _attrs
 from hpo_widget.config import ConfigError, ConfigProblem
 from hpo_widget.events import TrialFinished
+from hpo_widget.plots.registry import FIGURES
 from hpo_widget.presets import load_dataset
 from hpo_widget.stop_rules import StopRules
 from hpo_widget.ui import Panel, SpaceForm, close_all, live_panels
@@ -448,14 +449,7 @@ def test_tabs_swap_one_figure_widget() -> None:
     panel.wait(timeout=60)
     figure = panel.live.figure
     kinds = [v for _, v in panel.live.tabs.options]
-    assert kinds == [
-        "history",
-        "importance",
-        "parallel_coordinates",
-        "intermediate",
-        "timeline",
-        "worker_counts",
-    ]
+    assert kinds == [name for name in FIGURES if name != "pareto"]  # all but multi-objective
     for kind in kinds:
         panel.live.tabs.value = kind
         assert panel.live.figure is figure and panel.live.kind == kind
@@ -548,7 +542,8 @@ def test_stop_leaves_nothing_running_and_resume_finishes(tmp_path: Path) -> None
     study = panel.study
     assert study is not None
     assert not [t for t in study.get_trials() if t.state == TrialState.RUNNING]
-    assert "Stopped" in text(panel.status)
+    assert "Stopped. Resume continues" in text(panel.status)
+    assert panel.runner is not None and panel.runner.stop_reason is None
     assert not panel.resume_button.disabled and panel.stop_button.disabled
     panel.resume_button.click()
     panel.wait(timeout=60)

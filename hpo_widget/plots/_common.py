@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
-from .. import _attrs
+from .._tickets import is_lost
 
 __all__ = [
     "DISPLAY_STATES",
@@ -244,7 +244,6 @@ def is_constrained(trials: Iterable[FrozenTrial]) -> bool:
 
 def display_state(trial: FrozenTrial) -> str:
     """The trial's state name, ``LOST`` for a FAIL the runner marked as lost."""
-    state = trial.state
-    if state == TrialState.FAIL and trial.system_attrs.get(_attrs.LOST):
+    if is_lost(trial):
         return "LOST"
-    return STATE_NAME[state]
+    return STATE_NAME[trial.state]

@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 from optuna.trial import FrozenTrial, TrialState
 
 from .. import _attrs
+from .._tickets import is_lost
 from ._common import (
     DISPLAY_STATES,
     STATE_COLORS,
@@ -84,7 +85,6 @@ def timeline_data(
         now = time.time()
     worker_key = _attrs.WORKER
     reason_key = _attrs.FAIL_REASON
-    lost_key = _attrs.LOST
     state_name = STATE_NAME
 
     numbers: list[int] = []
@@ -121,7 +121,7 @@ def timeline_data(
         if type(w) is not str:
             w = default_worker if w is None else str(w)
         if state == TrialState.FAIL:
-            name = "LOST" if sa.get(lost_key) else "FAIL"
+            name = "LOST" if is_lost(t) else "FAIL"
             reason = sa.get(reason_key)
             reasons.append(None if reason is None else str(reason))
         else:

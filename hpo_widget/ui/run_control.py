@@ -24,7 +24,6 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from .. import study_names
-from .._run_loop import STOPPED_BY_USER
 from ..config import ConfigError, ConfigProblem, RunConfig
 from ..events import Event, RunStatus, StatusChanged, TrialFinished
 from ..runner import StudyRunner
@@ -289,7 +288,7 @@ class RunControl:
             while self._statuses:
                 event = self._statuses.popleft()
                 final = final or event.status in _FINAL
-                if event.status is RunStatus.STOPPED and event.message not in ("", STOPPED_BY_USER):
+                if event.status is RunStatus.STOPPED and event.message:
                     # Why it ended early (a stop rule, study.stop(), a stop through storage).
                     views.status.show(f"Stopped: {event.message}.")
                 else:

@@ -18,6 +18,7 @@ import ipywidgets as widgets
 from optuna.trial import FrozenTrial, TrialState
 
 from .. import _attrs
+from .._tickets import is_lost
 from ..plots import STATE_COLORS
 from ._common import esc, fmt_seconds, fmt_value, note_html
 
@@ -35,7 +36,7 @@ MAX_PARAM_COLUMNS = 12
 
 
 def _display_state(t: FrozenTrial) -> str:
-    if t.state == TrialState.FAIL and t.system_attrs.get(_attrs.LOST):
+    if is_lost(t):
         return "LOST"
     return t.state.name
 

@@ -1,0 +1,63 @@
+"""Marking trials lost (:meth:`hpo_widget._tickets.Tickets.mark_lost`) against trials that finish
+by themselves meanwhile: only a trial the runner really failed is lost, for every reader."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.storages import InMemoryStorage
+from optuna.trial import TrialState
+
+from hpo_widget import _attrs
+from hpo_widget._tickets import Tickets, budget, counts_towards_budget, is_lost
+from hpo_widget.plots._common import display_state
+from hpo_widget.stop_rules import _finished_in_order
+
+
+class _CompletesWhileMarked(InMemoryStorage):
+    """The worker's ``tell`` lands between the LOST marker and the driver's state change."""
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        super().set_trial_system_attr(trial_id, key, value)
+        if key == _attrs.LOST:
+            self.set_trial_state_values(trial_id, TrialState.COMPLETE, [1.0])
+
+
+def _assert_kept_its_result(study: optuna.Study) -> None:
+    (t,) = study.trials
+    assert t.state == TrialState.COMPLETE and t.value == 1.0
+    assert not is_lost(t) and counts_towards_budget(t)
+    assert display_state(t) == "COMPLETE"
+    assert budget(study.trials) == (1, 0)
+    assert _finished_in_order(study.trials) == [t]
+
+
+def test_a_running_trial_is_marked_lost() -> None:
+    study = optuna.create_study()
+    study.ask()
+    assert Tickets(study, retries=1).mark_lost(study.trials[0], "worker w1 lost")
+    (t,) = study.trials
+    assert t.state == TrialState.FAIL and is_lost(t) and not counts_towards_budget(t)
+    assert t.system_attrs[_attrs.FAIL_REASON] == "worker w1 lost"
+    assert display_state(t) == "LOST" and budget(study.trials) == (0, 0)
+
+
+def test_a_trial_finished_since_the_poll_is_left_untouched() -> None:
+    study = optuna.create_study()
+    trial = study.ask()
+    snapshot = study.trials[0]  # RUNNING when the driver polled
+    study.tell(trial, 1.0)
+    assert not Tickets(study, retries=1).mark_lost(snapshot, "worker w1 lost")
+    (t,) = study.trials
+    assert _attrs.LOST not in t.system_attrs and _attrs.FAIL_REASON not in t.system_attrs
+    _assert_kept_its_result(study)
+
+
+def test_a_trial_completing_while_being_marked_is_not_lost() -> None:
+    study = optuna.create_study(storage=_CompletesWhileMarked())
+    study.ask()
+    assert not Tickets(study, retries=1).mark_lost(study.trials[0], "worker w1 lost")
+    # Optuna writes no attribute of a finished trial, so the marker stays: readers ignore it.
+    assert study.trials[0].system_attrs[_attrs.LOST] is True
+    _assert_kept_its_result(study)
