@@ -91,6 +91,8 @@ class Run:
         self.reported = {t.number for t in trials if t.state in _FINISHED}
         self.failed_at_start = sum(1 for t in trials if is_objective_failure(t))
         self.workers_seen: set[str] = set()
+        self.status_message = ""  # the message of the latest STARTING/RUNNING status
+        self.detail = ""  # what the backend waits for (pending executors), "" if nothing
 
     # -- what the loop reads -------------------------------------------------------------
     def _backend_alive(self) -> bool:
@@ -188,8 +190,25 @@ class Run:
             return ref, None
         from ._proxy import StorageProxyServer
 
-        proxy = StorageProxyServer(storage, **dict(self.config.storage_proxy))
+        proxy = StorageProxyServer(storage, **self._proxy_options())
         return proxy.ref, proxy
+
+    def _proxy_options(self) -> dict[str, Any]:
+        """The config's ``storage_proxy`` over the backend's defaults (on Kubernetes: the pod
+        IP and port 7080); a host given without ``advertise`` does not inherit the default."""
+        given = dict(self.config.storage_proxy)
+        options = dict(self.backend.default_storage_proxy())
+        if "host" in given:
+            options.pop("advertise", None)
+        options.update(given)
+        return options
+
+    def backend_status(self, detail: str) -> None:
+        """What the backend waits for changed: re-announce the current status with it."""
+        self.detail = detail
+        status = self.runner.status
+        if status in (RunStatus.STARTING, RunStatus.RUNNING):
+            self.runner._set_status(status, self.status_message, detail=detail)
 
     def _launch(self, task: WorkerTask, n_workers: int) -> threading.Thread:
         self.results = []
@@ -223,6 +242,7 @@ class Run:
     def drive(self) -> None:
         if self.backend.in_process:
             _LOCAL_STOPS[self.id] = self.stop_event
+        self.backend.watch_status(self.backend_status)
         try:
             self._drive()
         except BaseException as exc:
@@ -236,6 +256,7 @@ class Run:
                 pass
             self.runner._set_status(RunStatus.FAILED, self.error)
         finally:
+            self.backend.watch_status(None)
             _LOCAL_STOPS.pop(self.id, None)
             _LOCAL_STORAGES.pop(self.id, None)
             if self.proxy is not None:
@@ -272,9 +293,8 @@ class Run:
         launched_at = budget(trials)[0]
         failed_launches = idle_launches = 0
         relaunch_at = 0.0
-        self.runner._set_status(
-            RunStatus.RUNNING, f"{n_workers} worker(s) on {self.backend.describe()}"
-        )
+        self.status_message = f"{n_workers} worker(s) on {self.backend.describe()}"
+        self.runner._set_status(RunStatus.RUNNING, self.status_message, detail=self.detail)
         while not self.stop_event.is_set():
             elsewhere = self.ended_elsewhere()
             if elsewhere is not None:

@@ -389,6 +389,7 @@ class RunConfig:
                     f"(its options: {options})",
                 )
         if name == "spark":
+            self._kubernetes_problems(add)
             if importlib.util.find_spec("pyspark") is None:
                 add("backend", "the spark backend needs pyspark: pip install pyspark")
             elif shutil.which("java") is None and not _java_home():
@@ -400,6 +401,29 @@ class RunConfig:
             add(
                 "backend", "the dask backend needs dask.distributed: pip install 'hpo_widget[dask]'"
             )
+
+    def _kubernetes_problems(self, add: Any) -> None:
+        """master='k8s': the pod's environment must give the driver's settings (wordings in
+        :func:`hpo_widget.backends.spark_kubernetes.kubernetes_problems`)."""
+        from .backends import spark_kubernetes as k8s
+
+        options = self.backend_options if isinstance(self.backend_options, Mapping) else {}
+        conf = options.get("conf")
+        master = options.get("master") or (
+            conf.get("spark.master") if isinstance(conf, Mapping) else None
+        )
+        if options.get("spark") is not None:
+            return  # a given session: its conf is what it is
+        if not k8s.is_kubernetes_master(master):
+            for key in k8s.KUBERNETES_OPTIONS:
+                if key in options:
+                    add(
+                        f"backend_options.{key}",
+                        "only applies to master='k8s' (or 'k8s://...'): Spark on Kubernetes",
+                    )
+            return
+        for path, message in k8s.kubernetes_problems(options, os.environ):
+            add(path, message)
 
     def _proxy_problems(self, add: Any) -> None:
         if not isinstance(self.storage_proxy, Mapping):

@@ -41,7 +41,13 @@ class TrialFinished:
 
 @dataclass(frozen=True)
 class StatusChanged:
-    """The run moved to a new :class:`RunStatus`; ``message`` explains failures and stops."""
+    """The run moved to a new :class:`RunStatus`; ``message`` explains failures and why a run
+    ended early (``StudyRunner.stop_reason``: empty when :meth:`StudyRunner.stop` ended it).
+
+    ``detail`` is what a starting or running run waits for, from its backend (``waiting for
+    executors: 0 of 2 registered; 2 pods Pending (Unschedulable: ...)``); the same status is
+    announced again, with the new detail, whenever that changes, and "" once nothing is awaited.
+    """
 
     status: RunStatus
     message: str = ""
@@ -49,6 +55,7 @@ class StatusChanged:
     n_pruned: int = 0
     n_failed: int = 0
     n_target: int | None = None
+    detail: str = ""
 
 
 @dataclass(frozen=True)

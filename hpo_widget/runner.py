@@ -280,11 +280,19 @@ class StudyRunner:
             except Exception:  # a broken subscriber must not stop the study
                 _log.exception("hpo_widget subscriber %r failed", callback)
 
-    def _set_status(self, status: RunStatus, message: str = "") -> None:
+    def _set_status(self, status: RunStatus, message: str = "", *, detail: str = "") -> None:
         self._status = status
         p = self.progress
         self._emit(
-            StatusChanged(status, mask_password(message), p.complete, p.pruned, p.failed, p.target)
+            StatusChanged(
+                status,
+                mask_password(message),
+                p.complete,
+                p.pruned,
+                p.failed,
+                p.target,
+                detail=mask_password(detail),
+            )
         )
 
     # -- control -----------------------------------------------------------------------------

@@ -26,7 +26,22 @@ BACKENDS: dict[str, tuple[str, str, str]] = {
 BACKEND_OPTIONS: dict[str, tuple[str, ...]] = {
     "threading": (),
     "loky": (),
-    "spark": ("spark", "master", "conf", "app_name", "executor_timeout"),
+    "spark": (
+        "spark",
+        "master",
+        "conf",
+        "app_name",
+        "executor_timeout",
+        # master="k8s" / "k8s://...": hpo_widget.backends.spark_kubernetes.KUBERNETES_OPTIONS
+        "image",
+        "executors",
+        "executor_cores",
+        "executor_memory",
+        "python",
+        "namespace",
+        "service_account",
+        "pod_template",
+    ),
     "dask": (
         "address",
         "client",

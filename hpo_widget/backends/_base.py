@@ -76,9 +76,42 @@ class Backend(abc.ABC):
     in_process: ClassVar[bool] = False
     #: Not a ClassVar: some backends only know once configured (Spark: from the master URL).
     remote: bool = False
+    #: What the backend waits for now ("waiting for executors: 0 of 2 registered; ..."), ""
+    #: when nothing; the run loop shows it in the status line and the CLI prints it.
+    status_text: str = ""
+    _status_callback: Callable[[str], None] | None = None
 
     def __init__(self, **options: Any) -> None:
         self.options = options
+
+    def watch_status(self, callback: Callable[[str], None] | None) -> None:
+        """Send :attr:`status_text` to ``callback`` whenever it changes (None: stop).
+
+        A run attaches itself for its lifetime; the current text is sent at once, so a run
+        started while the backend already waits (a session built by an earlier run) sees it.
+        """
+        self._status_callback = callback
+        if callback is not None and self.status_text:
+            callback(self.status_text)
+
+    def _report_status(self, text: str) -> None:
+        """Called by a backend (from any thread) when what it waits for changes."""
+        if text == self.status_text:
+            return
+        self.status_text = text
+        callback = self._status_callback
+        if callback is not None:
+            try:
+                callback(text)
+            except Exception:  # a broken subscriber must not break the backend
+                import logging
+
+                logging.getLogger(__name__).exception("backend status callback failed")
+
+    def default_storage_proxy(self) -> dict[str, Any]:
+        """Options of the storage proxy a run starts when workers cannot open its storage
+        (``RunConfig.storage_proxy`` entries win).  Default: loopback, a free port."""
+        return {}
 
     @abc.abstractmethod
     def default_workers(self) -> int:

@@ -6,6 +6,13 @@ task), never one job per trial.  What Spark adds, and how the backend deals with
 
 * **Placement**: the active SparkSession is reused; otherwise one is built from
   ``backend_options`` (``master`` default ``local[*]``, ``conf``, ``app_name``).
+* **Kubernetes** (``master="k8s"`` or ``k8s://…``, the notebook pod as client-mode driver):
+  the whole conf comes from the pod's environment
+  (:func:`~hpo_widget.backends.spark_kubernetes.kubernetes_settings`).  Before the session
+  starts the backend checks the service account's verbs (SelfSubjectAccessReview) and removes
+  executor pods and ConfigMaps this pod's previous kernel left; while fewer executors are
+  registered than requested it reports why (``status_text``: pods Pending, Unschedulable ...);
+  the storage proxy listens on the pod IP (:meth:`SparkBackend.default_storage_proxy`).
 * **Interpreter**: pyspark tells executors which Python to run from ``$PYSPARK_PYTHON`` as it was
   when the SparkContext started (the ``spark.pyspark.python`` setting only matters to
   spark-submit).  For local and standalone masters the backend points both at this interpreter
@@ -41,6 +48,13 @@ import joblib
 
 from . import BACKEND_OPTIONS
 from ._base import Backend
+from .spark_kubernetes import (
+    KUBERNETES_OPTIONS,
+    is_kubernetes_master,
+    kubernetes_master,
+    kubernetes_settings,
+    storage_proxy_defaults,
+)
 
 __all__ = ["SparkBackend", "is_local_master"]
 
@@ -133,6 +147,10 @@ class SparkBackend(Backend):
         Application name of a built session (default ``hpo_widget``).
     ``executor_timeout``
         Seconds to wait for a cluster's executors before counting slots (default 60).
+    ``image``, ``executors``, ``executor_cores``, ``executor_memory``, ``python``,
+    ``namespace``, ``service_account``, ``pod_template``
+        Kubernetes only (``master="k8s"``); see
+        :func:`~hpo_widget.backends.spark_kubernetes.kubernetes_settings`.
 
     A session the backend built is stopped by :meth:`close`; a session it found is left alone.
 
@@ -155,8 +173,20 @@ class SparkBackend(Backend):
             )
         super().__init__(**options)
         self._spark: Any = options.get("spark")
-        self._master: str | None = options.get("master")
         self._conf: dict[str, str] = {k: str(v) for k, v in (options.get("conf") or {}).items()}
+        given = options.get("master") or self._conf.get("spark.master")
+        self.kubernetes = is_kubernetes_master(given)
+        k8s_only = sorted(k for k in KUBERNETES_OPTIONS if k in options)
+        if k8s_only and not self.kubernetes:
+            raise ValueError(
+                f"backend_options: {', '.join(map(repr, k8s_only))} only apply to "
+                "master='k8s' (or 'k8s://...')"
+            )
+        self._master: str | None = (
+            kubernetes_master(given) if self.kubernetes and given else options.get("master")
+        )
+        self._watch_stop = threading.Event()
+        self._watcher: threading.Thread | None = None
         self._app_name: str = options.get("app_name") or "hpo_widget"
         self._executor_timeout = float(options.get("executor_timeout", 60.0))
         self._owns_session = False
@@ -208,11 +238,140 @@ class SparkBackend(Backend):
             self.remote = not is_local_master(str(self._spark.sparkContext.master))
             return self._spark
 
+    def default_storage_proxy(self) -> dict[str, Any]:
+        """On Kubernetes: the pod IP and port 7080 (what the manifests open to executor pods),
+        advertised as the driver host; elsewhere the loopback default."""
+        if not self.kubernetes:
+            return {}
+        return storage_proxy_defaults(kubernetes_settings(self._k8s_options()))
+
+    def _k8s_options(self) -> dict[str, Any]:
+        options = {k: v for k, v in self.options.items() if k != "spark"}
+        if self._master:
+            options["master"] = self._master
+        return options
+
+    def _prepare_kubernetes(self, settings: dict[str, str]) -> Any:
+        """Check the Role and remove this pod's leftovers before Spark starts; returns the
+        API client the executor watch uses (None when the API cannot be used)."""
+        from . import _k8s_driver as k8s
+        from ._kubernetes_api import KubeApiError, KubernetesApi
+
+        namespace = settings["spark.kubernetes.namespace"]
+        pod_name = settings.get("spark.kubernetes.driver.pod.name")
+        api = KubernetesApi.for_master(settings["spark.master"], namespace)
+        driver: dict[str, Any] | None = None
+        try:
+            if pod_name:
+                driver = api.get_pod(pod_name)
+            account = k8s.account_of(driver, namespace, api.token())
+            for warning in k8s.preflight(api, account):
+                _log.warning("spark backend: %s", warning)
+            if driver is not None:
+                removed = k8s.remove_leftovers(api, driver)
+                if removed:
+                    _log.warning(
+                        "spark backend: removed %d object(s) an earlier kernel of pod %s left "
+                        "behind: %s",
+                        len(removed),
+                        pod_name,
+                        ", ".join(removed),
+                    )
+        except KubeApiError as exc:
+            if exc.status == 403:
+                verb = {"GET": "get", "POST": "create", "DELETE": "delete"}.get(exc.method, "get")
+                resource = "pods" if "/pods" in exc.path else "configmaps"
+                raise k8s.KubernetesAccessError(
+                    verb, resource, namespace, k8s.account_of(driver, namespace, api.token())
+                ) from None
+            if exc.status == 404 and driver is None:
+                raise RuntimeError(
+                    f"spark backend: the driver pod {pod_name!r} does not exist in namespace "
+                    f"{namespace!r} (Spark needs it for owner references): POD_NAME and "
+                    "POD_NAMESPACE must come from the downward API"
+                ) from None
+            _log.warning("spark backend: Kubernetes API: %s", exc)
+        except OSError as exc:  # URLError, TLS: Spark would fail the same way, later
+            raise RuntimeError(
+                f"spark backend: cannot reach the Kubernetes API at {api.server}: {exc}"
+            ) from None
+        return api
+
+    def _watch_executors(self, app_id: str, api: Any, wanted: int, starting: str) -> None:
+        """Every ~2 s from before the JVM starts until the session ends: report registered
+        executors against the requested ones and, while short, what their pods are doing.
+
+        It starts before ``getOrCreate`` because that call itself can take long on a busy
+        node, and the pods are found by the application id the backend chose (``spark.app.id``
+        is Spark's ``spark-app-selector`` label), so the user learns at once why nothing moves.
+        """
+        from pyspark import SparkContext
+
+        from . import _k8s_driver as k8s
+        from ._kubernetes_api import KubeApiError
+
+        selector = f"spark-app-selector={app_id},spark-role=executor"
+        alive = False
+        while not self._watch_stop.is_set():
+            sc = SparkContext._active_spark_context
+            jsc = getattr(sc, "_jsc", None)
+            registered = 0
+            if jsc is not None:
+                try:
+                    # Executor infos include the driver's own block manager.
+                    registered = max(0, len(jsc.sc().statusTracker().getExecutorInfos()) - 1)
+                    alive = True
+                except Exception:  # the context is stopping
+                    break
+            elif alive:
+                break  # the session was stopped
+            pods = None
+            if registered < wanted and api is not None:
+                try:
+                    pods = api.list("pods", selector)
+                except (KubeApiError, OSError) as exc:
+                    _log.debug("spark backend: listing executor pods failed: %s", exc)
+            if jsc is None and not pods:
+                text = starting  # the JVM is still coming up
+            else:
+                text = k8s.executor_status(registered, wanted, pods)
+            self._report_status(text)
+            self._watch_stop.wait(2.0)
+        self._report_status("")
+
+    def _start_watch(self, settings: dict[str, str], api: Any, starting: str) -> None:
+        instances = settings.get("spark.executor.instances")
+        wanted = int(instances) if instances else 1
+        self._watch_stop.clear()
+        self._watcher = threading.Thread(
+            target=self._watch_executors,
+            args=(settings["spark.app.id"], api, wanted, starting),
+            name="hpo-spark-executors",
+            daemon=True,
+        )
+        self._watcher.start()
+
+    def _stop_watch(self) -> None:
+        self._watch_stop.set()
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(5.0)
+
     def _build(self) -> Any:
         from pyspark.sql import SparkSession
 
-        master = self._master or self._conf.get("spark.master") or "local[*]"
-        conf = {"spark.ui.showConsoleProgress": "false", **self._conf, "spark.master": master}
+        api = None
+        if self.kubernetes:
+            settings = kubernetes_settings(self._k8s_options())
+            conf = {"spark.ui.showConsoleProgress": "false", **settings}
+            # Spark's spark-app-selector label: knowing it before the JVM starts lets the
+            # executor watch find this session's pods while getOrCreate still blocks.
+            conf.setdefault("spark.app.id", f"spark-{uuid.uuid4().hex}")
+            master = conf["spark.master"]
+            api = self._prepare_kubernetes(settings)
+        else:
+            master = self._master or self._conf.get("spark.master") or "local[*]"
+            conf = {"spark.ui.showConsoleProgress": "false", **self._conf, "spark.master": master}
         builder = SparkSession.builder.appName(self._app_name)
         python = conf.get("spark.pyspark.python") or os.environ.get("PYSPARK_PYTHON")
         if python is None and _sets_own_python(master):
@@ -239,6 +398,19 @@ class SparkBackend(Backend):
         os.environ.update(env)
         try:
             _log.info("starting a SparkSession on %s", master)
+            if self.kubernetes:
+                self._start_watch(conf, api, f"starting a Spark session on {master}")
+                try:
+                    spark = builder.getOrCreate()
+                except Exception as exc:
+                    self._stop_watch()
+                    from ._k8s_driver import forbidden_from_spark
+
+                    forbidden = forbidden_from_spark(exc, conf["spark.kubernetes.namespace"])
+                    if forbidden is not None:
+                        raise forbidden from None
+                    raise
+                return spark
             return builder.getOrCreate()
         finally:
             for key, old in saved.items():
@@ -386,8 +558,10 @@ class SparkBackend(Backend):
             spark, owned = self._spark, self._owns_session
             if owned:
                 self._spark, self._owns_session = None, False
+        self._watch_stop.set()
         if spark is not None and owned:
             spark.stop()
+        self._stop_watch()
 
     def describe(self) -> str:
         return f"spark ({self.master})"

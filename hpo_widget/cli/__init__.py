@@ -11,6 +11,7 @@
     hpo-widget worker --study NAME [--storage URL]
                       (--objective module:function [--space SPACE.yaml] | --spec SPEC.yaml)
                       [--threads K] [--wait S]
+    hpo-widget spark-conf [--master k8s] [--conf KEY=VALUE ...] [--image IMAGE] [--executors N]
 
 Exit codes: 0 success, 1 the run (or storage) failed, 2 bad spec or arguments, 3 ``worker`` found
 no active run to join, 130 interrupted with Ctrl-C.  Everything printed goes through
@@ -31,6 +32,7 @@ from typing import NoReturn
 
 from .._version import __version__
 from ..storage import mask_password
+from . import spark_conf
 from ._common import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG, CliError, _err
 from .run import _cmd_run, _ProgressBar
 from .studies import _cmd_report, _cmd_schema, _cmd_stop, _cmd_studies
@@ -227,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
         "processes (default: $JOB_COMPLETION_INDEX or 0)",
     )
     worker.set_defaults(handler=_cmd_worker)
+
+    spark_conf.add_parser(sub, [verbose])
     return parser
 
 

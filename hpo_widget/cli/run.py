@@ -49,9 +49,26 @@ class _ProgressBar:
         self._last_len = 0
         self._last_key: tuple[int, ...] = ()
         self._done = False
+        self._detail = ""
 
     def on_event(self, event: Any) -> None:
+        detail = getattr(event, "detail", None)
+        if detail is not None and detail != self._detail:
+            self._detail = detail
+            if detail:
+                self.note(detail)
         self.update()
+
+    def note(self, text: str) -> None:
+        """A line of its own (what the run waits for: pending executors), above the bar."""
+        if self._done:  # printed even with --quiet: it says why nothing happens
+            return
+        with self._lock:
+            if self.tty and self._last_len:
+                self.stream.write("\r" + " " * self._last_len + "\r")
+                self._last_len = 0
+            self.stream.write(f"{PROG}: {text}\n")
+            self.stream.flush()
 
     def tick(self) -> None:
         self.update(tick=True)

@@ -117,8 +117,9 @@ class StatusLine:
             RunStatus.FINISHED: f"Finished: {event.message}",
             RunStatus.FAILED: f"Failed: {event.message}",
         }.get(s, s.value)
-        if note and s in (RunStatus.STARTING, RunStatus.RUNNING):
-            text = f"{text} · {note}"
+        if s in (RunStatus.STARTING, RunStatus.RUNNING):
+            # What the backend waits for (pending executors) first: it is why nothing moves.
+            text = " · ".join(part for part in (text, event.detail, note) if part)
         self.show(text, _STATUS_COLORS.get(s, _GREY))
 
     def close(self) -> None:
