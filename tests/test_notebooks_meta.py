@@ -22,6 +22,7 @@ EXPECTED = [
     "04_multi_objective.ipynb",
     "05_resume_and_failures.ipynb",
     "06_spark_cluster.ipynb",
+    "07_spark_on_kubernetes.ipynb",
 ]
 MAX_BYTES = 200_000
 IGNORE = "NBVAL_IGNORE_OUTPUT"
