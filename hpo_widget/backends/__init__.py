@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 from ._base import Backend, WorkerProcessExited
+from .spark_kubernetes import KUBERNETES_OPTIONS
 
 __all__ = ["BACKENDS", "BACKEND_OPTIONS", "Backend", "WorkerProcessExited", "make_backend"]
 
@@ -32,15 +33,7 @@ BACKEND_OPTIONS: dict[str, tuple[str, ...]] = {
         "conf",
         "app_name",
         "executor_timeout",
-        # master="k8s" / "k8s://...": hpo_widget.backends.spark_kubernetes.KUBERNETES_OPTIONS
-        "image",
-        "executors",
-        "executor_cores",
-        "executor_memory",
-        "python",
-        "namespace",
-        "service_account",
-        "pod_template",
+        *KUBERNETES_OPTIONS,  # master="k8s" / "k8s://..." only
     ),
     "dask": (
         "address",

@@ -4,7 +4,7 @@ import abc
 import atexit
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 
@@ -16,6 +16,16 @@ def describe_exit_code(code: int) -> str:
         except ValueError:
             return f"{code} (signal {-code})"
     return str(code)
+
+
+def check_options(backend: str, options: Iterable[str], known: Sequence[str]) -> None:
+    """Raise ValueError naming the ``options`` (keyword names) that are not in ``known``."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise ValueError(
+            f"backend_options: unknown {', '.join(map(repr, unknown))} for the {backend} "
+            f"backend; known options are {', '.join(known)}"
+        )
 
 
 _exit_hooks_lock = threading.Lock()

@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 import joblib
 
 from . import BACKEND_OPTIONS
-from ._base import Backend, call_once_at_exit
+from ._base import Backend, call_once_at_exit, check_options
 
 __all__ = ["DaskBackend"]
 
@@ -126,12 +126,7 @@ class DaskBackend(Backend):
     in_process: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
-        unknown = sorted(set(options) - set(_KNOWN_OPTIONS))
-        if unknown:
-            raise ValueError(
-                f"backend_options: unknown {', '.join(map(repr, unknown))} for the dask backend; "
-                f"known options are {', '.join(_KNOWN_OPTIONS)}"
-            )
+        check_options("dask", options, _KNOWN_OPTIONS)
         if options.get("address") and options.get("client"):
             raise ValueError("backend_options: give either 'address' or 'client', not both")
         import distributed  # noqa: F401 - fail here, with make_backend's install hint

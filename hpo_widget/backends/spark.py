@@ -42,12 +42,12 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import joblib
 
 from . import BACKEND_OPTIONS
-from ._base import Backend
+from ._base import Backend, check_options
 from .spark_kubernetes import (
     KUBERNETES_OPTIONS,
     is_kubernetes_master,
@@ -55,6 +55,9 @@ from .spark_kubernetes import (
     kubernetes_settings,
     storage_proxy_defaults,
 )
+
+if TYPE_CHECKING:
+    from ._spark_on_kubernetes import KubernetesDriver
 
 __all__ = ["SparkBackend", "is_local_master"]
 
@@ -165,12 +168,7 @@ class SparkBackend(Backend):
     in_process: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
-        unknown = sorted(set(options) - set(_KNOWN_OPTIONS))
-        if unknown:
-            raise ValueError(
-                f"backend_options: unknown {', '.join(map(repr, unknown))} for the spark backend; "
-                f"known options are {', '.join(_KNOWN_OPTIONS)}"
-            )
+        check_options("spark", options, _KNOWN_OPTIONS)
         super().__init__(**options)
         self._spark: Any = options.get("spark")
         self._conf: dict[str, str] = {k: str(v) for k, v in (options.get("conf") or {}).items()}
@@ -185,8 +183,11 @@ class SparkBackend(Backend):
         self._master: str | None = (
             kubernetes_master(given) if self.kubernetes and given else options.get("master")
         )
-        self._watch_stop = threading.Event()
-        self._watcher: threading.Thread | None = None
+        self._on_kubernetes: KubernetesDriver | None = None
+        if self.kubernetes:
+            from ._spark_on_kubernetes import KubernetesDriver
+
+            self._on_kubernetes = KubernetesDriver(self._report_status)
         self._app_name: str = options.get("app_name") or "hpo_widget"
         self._executor_timeout = float(options.get("executor_timeout", 60.0))
         self._owns_session = False
@@ -251,124 +252,15 @@ class SparkBackend(Backend):
             options["master"] = self._master
         return options
 
-    def _prepare_kubernetes(self, settings: dict[str, str]) -> Any:
-        """Check the Role and remove this pod's leftovers before Spark starts; returns the
-        API client the executor watch uses (None when the API cannot be used)."""
-        from . import _k8s_driver as k8s
-        from ._kubernetes_api import KubeApiError, KubernetesApi
-
-        namespace = settings["spark.kubernetes.namespace"]
-        pod_name = settings.get("spark.kubernetes.driver.pod.name")
-        api = KubernetesApi.for_master(settings["spark.master"], namespace)
-        driver: dict[str, Any] | None = None
-        try:
-            if pod_name:
-                driver = api.get_pod(pod_name)
-            account = k8s.account_of(driver, namespace, api.token())
-            for warning in k8s.preflight(api, account):
-                _log.warning("spark backend: %s", warning)
-            if driver is not None:
-                removed = k8s.remove_leftovers(api, driver)
-                if removed:
-                    _log.warning(
-                        "spark backend: removed %d object(s) an earlier kernel of pod %s left "
-                        "behind: %s",
-                        len(removed),
-                        pod_name,
-                        ", ".join(removed),
-                    )
-        except KubeApiError as exc:
-            if exc.status == 403:
-                verb = {"GET": "get", "POST": "create", "DELETE": "delete"}.get(exc.method, "get")
-                resource = "pods" if "/pods" in exc.path else "configmaps"
-                raise k8s.KubernetesAccessError(
-                    verb, resource, namespace, k8s.account_of(driver, namespace, api.token())
-                ) from None
-            if exc.status == 404 and driver is None:
-                raise RuntimeError(
-                    f"spark backend: the driver pod {pod_name!r} does not exist in namespace "
-                    f"{namespace!r} (Spark needs it for owner references): POD_NAME and "
-                    "POD_NAMESPACE must come from the downward API"
-                ) from None
-            _log.warning("spark backend: Kubernetes API: %s", exc)
-        except OSError as exc:  # URLError, TLS: Spark would fail the same way, later
-            raise RuntimeError(
-                f"spark backend: cannot reach the Kubernetes API at {api.server}: {exc}"
-            ) from None
-        return api
-
-    def _watch_executors(self, app_id: str, api: Any, wanted: int, starting: str) -> None:
-        """Every ~2 s from before the JVM starts until the session ends: report registered
-        executors against the requested ones and, while short, what their pods are doing.
-
-        It starts before ``getOrCreate`` because that call itself can take long on a busy
-        node, and the pods are found by the application id the backend chose (``spark.app.id``
-        is Spark's ``spark-app-selector`` label), so the user learns at once why nothing moves.
-        """
-        from pyspark import SparkContext
-
-        from . import _k8s_driver as k8s
-        from ._kubernetes_api import KubeApiError
-
-        selector = f"spark-app-selector={app_id},spark-role=executor"
-        alive = False
-        while not self._watch_stop.is_set():
-            sc = SparkContext._active_spark_context
-            jsc = getattr(sc, "_jsc", None)
-            registered = 0
-            if jsc is not None:
-                try:
-                    # Executor infos include the driver's own block manager.
-                    registered = max(0, len(jsc.sc().statusTracker().getExecutorInfos()) - 1)
-                    alive = True
-                except Exception:  # the context is stopping
-                    break
-            elif alive:
-                break  # the session was stopped
-            pods = None
-            if registered < wanted and api is not None:
-                try:
-                    pods = api.list("pods", selector)
-                except (KubeApiError, OSError) as exc:
-                    _log.debug("spark backend: listing executor pods failed: %s", exc)
-            if jsc is None and not pods:
-                text = starting  # the JVM is still coming up
-            else:
-                text = k8s.executor_status(registered, wanted, pods)
-            self._report_status(text)
-            self._watch_stop.wait(2.0)
-        self._report_status("")
-
-    def _start_watch(self, settings: dict[str, str], api: Any, starting: str) -> None:
-        instances = settings.get("spark.executor.instances")
-        wanted = int(instances) if instances else 1
-        self._watch_stop.clear()
-        self._watcher = threading.Thread(
-            target=self._watch_executors,
-            args=(settings["spark.app.id"], api, wanted, starting),
-            name="hpo-spark-executors",
-            daemon=True,
-        )
-        self._watcher.start()
-
-    def _stop_watch(self) -> None:
-        self._watch_stop.set()
-        watcher, self._watcher = self._watcher, None
-        if watcher is not None and watcher is not threading.current_thread():
-            watcher.join(5.0)
-
     def _build(self) -> Any:
         from pyspark.sql import SparkSession
 
+        on_k8s = self._on_kubernetes
         api = None
-        if self.kubernetes:
-            settings = kubernetes_settings(self._k8s_options())
-            conf = {"spark.ui.showConsoleProgress": "false", **settings}
-            # Spark's spark-app-selector label: knowing it before the JVM starts lets the
-            # executor watch find this session's pods while getOrCreate still blocks.
-            conf.setdefault("spark.app.id", f"spark-{uuid.uuid4().hex}")
+        if on_k8s is not None:
+            conf = on_k8s.session_conf(self._k8s_options())
             master = conf["spark.master"]
-            api = self._prepare_kubernetes(settings)
+            api = on_k8s.prepare(conf)
         else:
             master = self._master or self._conf.get("spark.master") or "local[*]"
             conf = {"spark.ui.showConsoleProgress": "false", **self._conf, "spark.master": master}
@@ -398,19 +290,10 @@ class SparkBackend(Backend):
         os.environ.update(env)
         try:
             _log.info("starting a SparkSession on %s", master)
-            if self.kubernetes:
-                self._start_watch(conf, api, f"starting a Spark session on {master}")
-                try:
-                    spark = builder.getOrCreate()
-                except Exception as exc:
-                    self._stop_watch()
-                    from ._k8s_driver import forbidden_from_spark
-
-                    forbidden = forbidden_from_spark(exc, conf["spark.kubernetes.namespace"])
-                    if forbidden is not None:
-                        raise forbidden from None
-                    raise
-                return spark
+            if on_k8s is not None:
+                return on_k8s.get_or_create(
+                    builder, conf, api, f"starting a Spark session on {master}"
+                )
             return builder.getOrCreate()
         finally:
             for key, old in saved.items():
@@ -558,10 +441,10 @@ class SparkBackend(Backend):
             spark, owned = self._spark, self._owns_session
             if owned:
                 self._spark, self._owns_session = None, False
-        self._watch_stop.set()
-        if spark is not None and owned:
+        if self._on_kubernetes is not None:
+            self._on_kubernetes.stop(spark if owned else None)
+        elif spark is not None and owned:
             spark.stop()
-        self._stop_watch()
 
     def describe(self) -> str:
         return f"spark ({self.master})"
