@@ -1,8 +1,9 @@
 """The one place hpo_widget touches Optuna's private API.
 
 Optuna's public API has no way to claim a WAITING trial atomically, to reach a study's storage
-and id, to serve its gRPC storage protocol with interceptors, or to run a study callback that
-calls ``study.stop()`` outside ``optimize``; hpo_widget needs all of these.  Every such use is
+and id, to serve its gRPC storage protocol with interceptors, to run a study callback that
+calls ``study.stop()`` outside ``optimize``, or to tell cheaply whether an RDB storage changed
+(the server reads Optuna's tables for that); hpo_widget needs all of these.  Every such use is
 here, behind a small function with a stable meaning, and ``tests/test_optuna_compat.py`` checks
 each against the installed Optuna, so a release that moves one fails loudly in one test rather
 than somewhere inside a run.  Nothing else in the package may use a ``_private`` Optuna name.
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     import grpc
 
 __all__ = [
+    "RDB_CHANGE_AGGREGATES",
+    "RDB_STUDY_ATTR_ROWS",
     "GrpcStorageProxyWithInterceptor",
     "TrialsStudy",
     "add_storage_servicer",
@@ -156,3 +159,31 @@ class GrpcStorageProxyWithInterceptor(GrpcStorageProxy):
         self._channel = grpc.intercept_channel(self._channel, self._interceptor)
         self._stub = type(self._stub)(self._channel)
         self._cache = type(self._cache)(self._stub)
+
+
+# -- Optuna's RDB schema ------------------------------------------------------------------------
+# Table and column names of ``optuna.storages.RDBStorage``: versioned and migrated by Optuna
+# (``optuna storage upgrade``), but not API.  Nothing else in the package may name them.
+
+#: One row of aggregates over every table whose rows a view shows: row counts, the largest id
+#: (ids only grow, so any insert raises it), and how many trials have started and finished.
+RDB_CHANGE_AGGREGATES = """
+SELECT
+  (SELECT COUNT(*) FROM studies),
+  (SELECT COALESCE(MAX(study_id), 0) FROM studies),
+  (SELECT COALESCE(MAX(study_system_attribute_id), 0) FROM study_system_attributes),
+  (SELECT COUNT(*) FROM trials),
+  (SELECT COALESCE(MAX(trial_id), 0) FROM trials),
+  (SELECT COUNT(datetime_start) FROM trials),
+  (SELECT COUNT(datetime_complete) FROM trials),
+  (SELECT COALESCE(MAX(param_id), 0) FROM trial_params),
+  (SELECT COALESCE(MAX(trial_value_id), 0) FROM trial_values),
+  (SELECT COALESCE(MAX(trial_intermediate_value_id), 0) FROM trial_intermediate_values),
+  (SELECT COALESCE(MAX(trial_system_attribute_id), 0) FROM trial_system_attributes)
+"""
+
+#: ``(study_id, value_json)`` of the study system attribute ``:key`` of every study, the JSON
+#: text as ``set_study_system_attr`` stored it.
+RDB_STUDY_ATTR_ROWS = (
+    "SELECT study_id, value_json FROM study_system_attributes WHERE key = :key ORDER BY study_id"
+)

@@ -4,7 +4,9 @@ release that moves one fails here, by name, instead of inside a run."""
 from __future__ import annotations
 
 import ast
+import json
 import pickle
+import re
 from pathlib import Path
 
 import optuna
@@ -86,8 +88,38 @@ def test_grpc_proxy_client_pieces_are_still_there() -> None:
     again.close()
 
 
+def test_rdb_change_queries_match_optunas_schema(tmp_path: Path) -> None:
+    """The server's change-token SQL against a schema Optuna created: a renamed table or column
+    fails here by name ("no such column: ..."), a column that stopped meaning what it did
+    (ids, start/complete times, the attr's JSON text) fails an assertion."""
+    from sqlalchemy import text
+
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'schema.db'}")
+    study = optuna.create_study(storage=storage)
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    trial.report(0.5, step=1)
+    storage.set_trial_system_attr(compat.trial_id(trial), "k", "v")
+    study.tell(trial, 1.0)
+    sid = compat.study_id(study)
+    storage.set_study_system_attr(sid, "k", {"a": [1, 2]})
+    with storage.engine.connect() as conn:
+        row = tuple(conn.execute(text(compat.RDB_CHANGE_AGGREGATES)).one())
+        attrs = conn.execute(text(compat.RDB_STUDY_ATTR_ROWS), {"key": "k"}).all()
+    assert len(row) == 11 and all(v >= 1 for v in row), row
+    assert row[:2] == (1, sid) and row[3:7] == (1, compat.trial_id(trial), 1, 1), row
+    assert [(a[0], json.loads(a[1])) for a in attrs] == [(sid, {"a": [1, 2]})]
+
+
+#: SQL naming one of Optuna's RDB tables (only the fence may).
+_OPTUNA_TABLE_SQL = re.compile(
+    r"\b(?:FROM|JOIN|INTO|UPDATE)\s+(?:studies|trials|study_\w+|trial_\w+)\b"
+)
+
+
 def _private_optuna_uses(path: Path) -> list[str]:
-    """``x._study_id``-style attribute reads and ``optuna.*._private`` imports in a module."""
+    """``x._study_id``-style attribute reads, ``optuna.*._private`` imports and SQL on Optuna's
+    tables in a module."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
     private = {"_storage", "_study_id", "_trial_id", "_thread_local", "_stop_flag"}
@@ -100,6 +132,9 @@ def _private_optuna_uses(path: Path) -> list[str]:
         module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
         if module.startswith("optuna") and any(p.startswith("_") for p in module.split(".")):
             found.append(f"{path.name}:{node.lineno} from {module}")
+        text = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(text, str) and _OPTUNA_TABLE_SQL.search(text):
+            found.append(f"{path.name}:{node.lineno} SQL on Optuna's tables")
     return found
 
 
