@@ -23,19 +23,15 @@ from typing import Any
 
 import pytest
 
-pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]
+from tests.k8s_standin import KubeStandIn
 
-try:
-    from tests.k8s_standin import KubeStandIn
-except ImportError:  # the stand-in is not there yet
-    KubeStandIn = None  # type: ignore[assignment,misc]
+pytestmark = [pytest.mark.k8s, pytest.mark.timeout(240)]
 
 ROOT = Path(__file__).resolve().parent.parent
 DRIVER_POD = "jupyterlab-0"
 DRIVER_USER = "system:serviceaccount:hpo:hpo-widget-driver"
 EXECUTORS = "spark-role=executor"
 
-needs_standin = pytest.mark.skipif(KubeStandIn is None, reason="tests/k8s_standin missing")
 
 #: A notebook kernel in the pod: one StudyRunner on master k8s, every event on stdout.
 _DRIVER = textwrap.dedent(
@@ -195,8 +191,6 @@ TWO_TRIALS = 30
 
 @pytest.fixture(scope="module")
 def two_executor_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    if KubeStandIn is None:
-        pytest.skip("tests/k8s_standin missing")
     tmp = tmp_path_factory.mktemp("k8s-two")
     with KubeStandIn(tmp, namespace="hpo") as kube:
         kube.add_driver_pod(DRIVER_POD, ip="127.0.0.1")
@@ -263,7 +257,6 @@ def proxy_refuses_strangers() -> list[str]:
     return codes
 
 
-@needs_standin
 def test_a_study_on_two_executor_pods_reaches_its_total(two_executor_run: dict[str, Any]) -> None:
     run = two_executor_run
     result = run["result"]
@@ -282,7 +275,6 @@ def test_a_study_on_two_executor_pods_reaches_its_total(two_executor_run: dict[s
     )
 
 
-@needs_standin
 def test_nothing_is_left_and_nothing_was_denied(two_executor_run: dict[str, Any]) -> None:
     run = two_executor_run
     kube = run["kube"]
@@ -297,7 +289,6 @@ def test_nothing_is_left_and_nothing_was_denied(two_executor_run: dict[str, Any]
     assert not outside, outside
 
 
-@needs_standin
 def test_a_deleted_executor_pod_is_replaced_and_its_trial_rerun(
     two_executor_run: dict[str, Any],
 ) -> None:
@@ -326,7 +317,6 @@ def _rules_without_deletecollection() -> list[dict[str, Any]]:
     ]
 
 
-@needs_standin
 def test_without_deletecollection_stop_leaves_executors_and_says_so(tmp_path: Path) -> None:
     with KubeStandIn(tmp_path, namespace="hpo", rbac=_rules_without_deletecollection()) as kube:
         kube.add_driver_pod(DRIVER_POD, ip="127.0.0.1")
@@ -345,7 +335,6 @@ def test_without_deletecollection_stop_leaves_executors_and_says_so(tmp_path: Pa
 
 
 # -- kernel and JVM killed together ----------------------------------------------------------
-@needs_standin
 def test_the_next_session_removes_what_a_killed_kernel_left(tmp_path: Path) -> None:
     with KubeStandIn(tmp_path, namespace="hpo") as kube:
         kube.add_driver_pod(DRIVER_POD, ip="127.0.0.1")
@@ -392,7 +381,6 @@ def test_the_next_session_removes_what_a_killed_kernel_left(tmp_path: Path) -> N
 
 
 # -- no capacity ------------------------------------------------------------------------------
-@needs_standin
 def test_pending_executors_are_reported_by_the_cli(tmp_path: Path) -> None:
     import yaml
 

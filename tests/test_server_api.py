@@ -182,6 +182,7 @@ class TestAcrossStorages:
 
 
 async def _study_endpoints(api: Fetch, kind: str, url: str) -> None:
+    started = time.time()
     await finish(run(url))
     sid = await _sid(api, kind, url)
     code, headers, body = await api("GET", "storages", sid, "studies")
@@ -194,7 +195,8 @@ async def _study_endpoints(api: Fetch, kind: str, url: str) -> None:
     study = optuna.load_study(study_name="demo", storage=open_storage(resolve_storage(url)))
     assert row["best_value"] == pytest.approx(study.best_value)
     assert row["best_trial"] == study.best_trial.number
-    assert row["last_update"] and abs(row["last_update"] - time.time()) < BOUND
+    # This run's last write (1 s of slack for the storage's timestamp rounding, not speed).
+    assert row["last_update"] and started - 1.0 <= row["last_update"] <= time.time() + 1.0
 
     # Idle poll: 304, and again 304 (no storage work beyond the change token).
     etag = headers["Etag"]
