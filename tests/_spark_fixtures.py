@@ -7,7 +7,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -15,6 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from hpo_widget import _attrs
+from tests._waiting import wait_for
 
 if TYPE_CHECKING:  # imported where used: importing this module starts no JVM or cluster
     from hpo_widget.backends.dask import DaskBackend
@@ -22,18 +23,6 @@ if TYPE_CHECKING:  # imported where used: importing this module starts no JVM or
     from hpo_widget.cluster import LocalSparkCluster
 
 T = TypeVar("T")
-
-
-def wait_for(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
-    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
 
 
 def counts(study: optuna.Study) -> dict[str, int]:
@@ -98,8 +87,11 @@ def assert_one_evaluation_each(study: optuna.Study, n_complete: int) -> None:
     from the stored parameter, i.e. no trial's record mixes two evaluations (two workers that
     both claimed it), and the budget holds exactly."""
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    mixed = [t.number for t in complete if t.value != t.params["x"] ** 2]
-    assert not mixed, f"trials {mixed[:10]} store a value that their parameters did not produce"
+    mixed = [t for t in complete if t.value != t.params["x"] ** 2]
+    assert not mixed, "trials store a value that their parameters did not produce: " + "; ".join(
+        f"#{t.number} x={t.params['x']!r} value={t.value!r} attrs={t.system_attrs}"
+        for t in mixed[:5]
+    )
     assert len(complete) == n_complete
     assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
 
@@ -121,7 +113,7 @@ class Held:
             if time.monotonic() > deadline:
                 raise TimeoutError("the test never opened the gate")
             time.sleep(0.05)
-        return x * x
+        return x**2  # x * x differs from x**2 in the last bit for ~0.1% of floats
 
 
 def register_by_value() -> None:

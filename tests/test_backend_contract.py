@@ -98,7 +98,7 @@ class Square:
             if len(workers) >= self.n_workers:
                 break
             time.sleep(0.02)
-        return x * x
+        return x**2  # bitwise what assert_one_evaluation_each computes (x * x can differ)
 
 
 def faulty(trial: optuna.Trial) -> float:

@@ -377,12 +377,12 @@ def test_watch_streams_events_with_selector_semantics(kube: KubeStandIn) -> None
     etype, obj = w.next()
     assert (etype, obj["metadata"]["name"], obj["status"]["phase"]) == ("ADDED", "new", "Pending")
     assert obj["kind"] == "Pod"
-    kube.capacity = 5  # scheduling + start: MODIFIED until Running
-    while True:
+    kube.capacity = 5  # scheduling + start of both pods: MODIFIED until each one is Running
+    phases = {"old": "Pending", "new": "Pending"}
+    while set(phases.values()) != {"Running"}:
         etype, obj = w.next()
         assert etype == "MODIFIED"
-        if obj["status"]["phase"] == "Running":
-            break
+        phases[obj["metadata"]["name"]] = obj["status"]["phase"]
     # a label change that stops matching the selector is a DELETED for this watch
     call(
         kube,
@@ -400,7 +400,8 @@ def test_watch_streams_events_with_selector_semantics(kube: KubeStandIn) -> None
     w.close()
     # with a resourceVersion: replay of what happened after it
     w2 = WatchStream(kube, f"resourceVersion={rv}&labelSelector=spark-role")
-    assert w2.next()[0] == "MODIFIED"
+    etype, obj = w2.next()
+    assert (etype, obj["metadata"]["name"]) == ("DELETED", "new")
     w2.close()
     assert {r.verb for r in kube.requests if r.resource == "pods"} >= {"watch", "create"}
 

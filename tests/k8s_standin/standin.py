@@ -17,6 +17,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from tests._waiting import wait_for
+
 from . import rbac as rbac_mod
 from .kubelet import NODE, Kubelet
 from .server import start_server
@@ -237,14 +239,7 @@ class KubeStandIn:
     def wait_for(
         predicate: Callable[[], T], timeout: float, what: str = "a condition", interval: float = 0.1
     ) -> T:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() >= deadline:
-                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-            time.sleep(interval)
+        return wait_for(predicate, timeout, what, interval)
 
     # -- API operations (called by server.py after authorization)
     def create(self, resource: str, ns: str, body: Obj) -> Obj:
