@@ -10,7 +10,15 @@ export PYSPARK_PYTHON="$(pwd)/.venv/bin/python"
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy (engine and widgets)"; mypy
 echo "== pytest (unit, Spark, cluster, PostgreSQL, browser)"
-python -m pytest -p no:cacheprovider --durations=15 ${PYTEST_ARGS:-}
+# Two processes by default (HPO_WIDGET_TEST_WORKERS=0 runs in this one): most tests wait on JVMs,
+# servers and subprocesses.  tests/conftest.py keeps each module in one process and the tests on
+# Spark's fixed Kubernetes driver ports together.
+workers=${HPO_WIDGET_TEST_WORKERS:-2}
+xdist=()
+[[ "$workers" != 0 ]] && xdist=(-n "$workers" --dist loadgroup)
+python -m pytest -p no:cacheprovider --durations=15 "${xdist[@]}" ${PYTEST_ARGS:-}
 echo "== nbval (example notebooks)"
-python -m pytest -p no:cacheprovider --nbval \
+nbxdist=()
+[[ "$workers" != 0 ]] && nbxdist=(-n "$workers" --dist loadfile)  # a notebook's cells stay in order
+python -m pytest -p no:cacheprovider --nbval "${nbxdist[@]}" \
   --nbval-sanitize-with example_notebooks/nbval_sanitize.cfg example_notebooks/

@@ -58,3 +58,38 @@ def storage_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def _work_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The embedded default storage lands in the working directory: keep it per test."""
     monkeypatch.chdir(tmp_path)
+
+
+# Two test processes (pytest-xdist, `--dist loadgroup` in scripts/test.sh): each module stays in
+# one process so its module-scoped JVMs, clusters and servers start once, and everything that
+# binds Spark's fixed Kubernetes driver ports (7078-7080) shares one group so no two drivers race
+# for them.  Modules that take longest are handed out first, so the two processes finish together.
+_FIXED_PORTS_GROUP = "k8s-fixed-driver-ports"
+_LONGEST_FIRST = (
+    _FIXED_PORTS_GROUP,
+    "tests/test_browser.py",
+    "tests/test_backend_contract.py",
+    "tests/test_optuna_examples.py",
+    "tests/test_backend_faults.py",
+    "tests/test_cluster.py",
+    "tests/test_storage_faults.py",
+    "tests/test_ui_spark.py",
+    "tests/test_spark.py",
+    "tests/test_cli.py",
+    "tests/test_ui.py",
+    "tests/test_runner.py",
+)
+
+
+def _xdist_group(item: pytest.Item) -> str:
+    if item.get_closest_marker("k8s") is not None:
+        return _FIXED_PORTS_GROUP
+    return item.nodeid.split("::", 1)[0]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
+    if getattr(config.option, "numprocesses", None):
+        rank = {group: i for i, group in enumerate(_LONGEST_FIRST)}
+        items.sort(key=lambda item: rank.get(_xdist_group(item), len(rank)))
