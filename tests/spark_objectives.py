@@ -95,3 +95,25 @@ def iris_params_objective(params: dict) -> float:
         )
     time.sleep(0.1)  # long enough for Stop to catch trials in flight
     return float(sklearn.model_selection.cross_val_score(model, x, y, n_jobs=1, cv=3).mean())
+
+
+class LooksUpCapturedArray:
+    """An objective holding a large array, like one that closes over its training data."""
+
+    def __init__(self, n: int) -> None:
+        import numpy as np
+
+        self.data = np.arange(n, dtype=np.float64) * 0.5
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        i = trial.suggest_int("i", 0, len(self.data) - 1)
+        return float(self.data[i])
+
+
+def records_scattered_task(trial: optuna.Trial) -> float:
+    """Notes whether the Dask worker running it holds the run's worker task as scattered data."""
+    from distributed import get_worker
+
+    held = [type(v).__name__ for v in list(get_worker().data.values())]
+    trial.set_user_attr("scattered", "WorkerTask" in held)
+    return trial.suggest_float("x", 0, 1)

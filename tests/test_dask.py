@@ -64,3 +64,15 @@ def test_single_thread_cluster_still_runs_on_the_cluster(tmp_path: Path) -> None
         single.close()
     assert counts(study) == {"COMPLETE": 5}
     assert {worker_pid(t) for t in study.trials} != {os.getpid()}
+
+
+def test_the_worker_task_is_scattered_once_not_sent_with_each_call(
+    backend: DaskBackend, tmp_path: Path
+) -> None:
+    """What the objective captures travels to each Dask worker once, as scattered data."""
+    runner = StudyRunner(
+        so.records_scattered_task, storage=str(tmp_path / "scatter.journal"), backend=backend
+    )
+    study = runner.start(n_trials=6).wait(timeout=60)
+    assert counts(study) == {"COMPLETE": 6}
+    assert all(t.user_attrs["scattered"] for t in study.trials)

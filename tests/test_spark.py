@@ -151,6 +151,22 @@ def test_iris_objective_runs_unchanged_with_an_exact_count(spark: Any, tmp_path:
     backend = runner.backend
     assert isinstance(backend, SparkBackend)
     assert _job_count(spark, backend.last_job_tag) == 2
+    assert backend.last_broadcast_bytes == 0  # a small task travels inside its closure
+
+
+def test_a_large_captured_object_travels_once_as_a_broadcast(spark: Any, tmp_path: Path) -> None:
+    """16 MB captured by the objective: sent once for both workers, trials see the real data."""
+    objective = so.LooksUpCapturedArray(2_000_000)
+    runner = StudyRunner(
+        objective, storage=str(tmp_path / "big.journal"), backend="spark", n_workers=2, seed=0
+    )
+    study = runner.start(n_trials=8).wait(timeout=180)
+    assert counts(study) == {"COMPLETE": 8}
+    assert all(t.value == t.params["i"] * 0.5 for t in study.trials)
+    backend = runner.backend
+    assert isinstance(backend, SparkBackend)
+    assert backend.last_broadcast_bytes >= 16_000_000
+    assert len({worker_pid(t) for t in study.trials} - {os.getpid()}) >= 1
 
 
 def test_a_local_session_listens_on_loopback_only(spark: Any) -> None:

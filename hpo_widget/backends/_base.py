@@ -32,6 +32,15 @@ _exit_hooks_lock = threading.Lock()
 _exit_hooks: set[Callable[[], None]] = set()
 
 
+def shared_first_argument(args: list[tuple[Any, ...]]) -> Any:
+    """The one object every worker call gets first (the run's worker task, with the objective
+    and all it captures), or None when the calls differ: what a backend ships once per
+    executor instead of once per call."""
+    if len(args) < 2 or any(not a or a[0] is not args[0][0] for a in args):
+        return None
+    return args[0][0]
+
+
 def call_once_at_exit(hook: Callable[[], None], *, before_thread_joins: bool = False) -> None:
     """Register ``hook`` to run at interpreter exit, once however often this is called.
 

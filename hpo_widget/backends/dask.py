@@ -31,7 +31,7 @@ from urllib.parse import urlparse
 import joblib
 
 from . import BACKEND_OPTIONS
-from ._base import Backend, call_once_at_exit, check_options
+from ._base import Backend, call_once_at_exit, check_options, shared_first_argument
 
 __all__ = ["DaskBackend"]
 
@@ -214,11 +214,19 @@ class DaskBackend(Backend):
             raise
         try:
             threads = self._owned_threads() or sum(client.nthreads().values())
+            # Every worker gets the same task (the objective and what it captures): send it to
+            # each Dask worker once, not inside every call (dask's sizeof cannot see the data
+            # inside it, so joblib would not scatter it by itself).
+            shared = shared_first_argument(args)
             if threads < 2:
                 # joblib runs n_jobs=1 in this process instead of on the cluster: submit directly.
+                if shared is not None:
+                    [future] = client.scatter([shared], broadcast=True, hash=False)
+                    args = [(future, *a[1:]) for a in args]
                 futures = [client.submit(function, *a, pure=False) for a in args]
                 return list(client.gather(futures))
-            with joblib.parallel_config(backend="dask", client=client):
+            scatter = [shared] if shared is not None else None
+            with joblib.parallel_config(backend="dask", client=client, scatter=scatter):
                 parallel = joblib.Parallel(batch_size=1, pre_dispatch="all")
                 return list(parallel(joblib.delayed(function)(*a) for a in args))
         except BaseException:  # also asyncio.CancelledError, which is not an Exception

@@ -48,6 +48,7 @@ import joblib
 
 from . import BACKEND_OPTIONS
 from ._base import Backend, check_options
+from ._spark_broadcast import ship_shared
 from .spark_kubernetes import (
     KUBERNETES_OPTIONS,
     is_kubernetes_master,
@@ -195,6 +196,8 @@ class SparkBackend(Backend):
         self._runs: dict[str, bool] = {}  # job tag of each running call -> cancel requested
         #: Spark job tag of the latest run (find its jobs in the Spark UI or status tracker).
         self.last_job_tag: str | None = None
+        #: Pickled size of what the last run sent once as a broadcast (0: sent with each task).
+        self.last_broadcast_bytes = 0
         self.remote = not is_local_master(self._expected_master())
 
     # -- session ------------------------------------------------------------------------------
@@ -366,14 +369,18 @@ class SparkBackend(Backend):
         sc.addJobTag(tag)
         sc.setInterruptOnCancel(True)
         sc.setLocalProperty("spark.job.description", f"hpo_widget: {len(args)} trial worker(s)")
+        shipment = None
         try:
             if self._cancelled(tag):
                 return []
+            shipment = ship_shared(sc, function, args)
+            self.last_broadcast_bytes = shipment.nbytes
             # n_jobs >= 2: joblib runs n_jobs=1 in this process instead of on Spark.
             parallel = joblib.Parallel(
                 n_jobs=max(2, len(args)), backend=_JOBLIB_BACKEND, batch_size=1, pre_dispatch="all"
             )
-            return list(parallel(joblib.delayed(function)(*a) for a in args))
+            call = shipment.function
+            return list(parallel(joblib.delayed(call)(*a) for a in shipment.args))
         except Exception as exc:
             if self._cancelled(tag):
                 return []
@@ -391,6 +398,8 @@ class SparkBackend(Backend):
                 "executor probably died; local[N] masters never retry a task (local[N,4] do)."
             ) from None
         finally:
+            if shipment is not None:
+                shipment.done()
             with self._lock:
                 self._runs.pop(tag, None)
             try:
