@@ -81,10 +81,15 @@ _LONGEST_FIRST = (
 )
 
 
+#: Modules whose tests start a driver or storage proxy on the Kubernetes defaults (7078-7080).
+_FIXED_PORT_MODULES = ("tests/test_spark_kubernetes.py",)
+
+
 def _xdist_group(item: pytest.Item) -> str:
-    if item.get_closest_marker("k8s") is not None:
+    module = item.nodeid.split("::", 1)[0]
+    if item.get_closest_marker("k8s") is not None or module in _FIXED_PORT_MODULES:
         return _FIXED_PORTS_GROUP
-    return item.nodeid.split("::", 1)[0]
+    return module
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
