@@ -10,10 +10,11 @@ export PYSPARK_PYTHON="$(pwd)/.venv/bin/python"
 echo "== ruff"; ruff check . && ruff format --check .
 echo "== mypy (engine and widgets)"; mypy
 echo "== pytest (unit, Spark, cluster, PostgreSQL, browser)"
-# Two processes by default (HPO_WIDGET_TEST_WORKERS=0 runs in this one): most tests wait on JVMs,
+# HPO_WIDGET_TEST_WORKERS=2 runs two processes: most tests wait on JVMs,
 # servers and subprocesses.  tests/conftest.py keeps each module in one process and the tests on
 # Spark's fixed Kubernetes driver ports together.
-workers=${HPO_WIDGET_TEST_WORKERS:-2}
+# Default 0 until the k8s driver tests stop colliding on port 7080 under xdist (seen in 3 runs).
+workers=${HPO_WIDGET_TEST_WORKERS:-0}
 xdist=()
 [[ "$workers" != 0 ]] && xdist=(-n "$workers" --dist loadgroup)
 python -m pytest -p no:cacheprovider --durations=15 "${xdist[@]}" ${PYTEST_ARGS:-}
