@@ -153,10 +153,12 @@ class HpoMagics(Magics):
         from .config import ConfigError, RunConfig
         from .storage import mask_password
 
-        args = parse_argstring(self.hpo, line)
-        if args.help:  # the magic's parser has no exit: print what `%hpo?` shows
+        # As in any command line, -h/--help wins over the other arguments, even wrong ones
+        # (the magic's parser has no exit: print what `%hpo?` shows).
+        if {"-h", "--help"} & set(line.split()):
             print("usage: " + (self.hpo.__doc__ or "").removeprefix("::\n\n").lstrip())
             return
+        args = parse_argstring(self.hpo, line)
         objective = self._objective(args.objective) if args.objective else None
         space = self._space(args.space) if args.space else None
         options = {

@@ -99,9 +99,8 @@ class Reaper:
                     )
                 else:
                     reason = f"worker {who} lost: no heartbeat for {silent:.0f} s"
-            if self.tickets.mark_lost(t, reason):
+            if self.tickets.lost_and_requeued(t, reason, by_number, target):
                 _log.warning("trial %d %s; re-queued", t.number, reason)
-                self.tickets.requeue(t, by_number, target)
 
     def reap_unnamed(self, trials: Sequence[FrozenTrial], target: int | None) -> None:
         """After the backend's call died, fail the tickets its workers claimed but had not yet
@@ -114,8 +113,8 @@ class Reaper:
             unnamed = _attrs.TICKET in attrs and _attrs.WORKER not in attrs
             if t.state != TrialState.RUNNING or not unnamed:
                 continue
-            if self.tickets.mark_lost(t, f"worker exited right after claiming ({cause})"):
-                self.tickets.requeue(t, by_number, target)
+            reason = f"worker exited right after claiming ({cause})"
+            self.tickets.lost_and_requeued(t, reason, by_number, target)
 
     def exit_reason(self, worker: str, now: float) -> str | None:
         """Why ``worker`` (``host:pid:slot``) is known to be gone, or None if it may be alive."""

@@ -20,9 +20,16 @@ from optuna.trial import FrozenTrial, TrialState
 from . import _attrs, run_record
 from . import _optuna_compat as compat
 from ._reaper import Reaper
-from ._tickets import MAX_TICKET_POOL, Tickets, budget, is_objective_failure
-from ._worker import _LOCAL_STOPS, _LOCAL_STORAGES, WorkerResult, WorkerTask, run_worker
-from .events import RunStatus, TrialFinished, WorkerSeen
+from ._tickets import Tickets, budget, is_objective_failure
+from ._worker import (
+    _LOCAL_REFILLS,
+    _LOCAL_STOPS,
+    _LOCAL_STORAGES,
+    WorkerResult,
+    WorkerTask,
+    run_worker,
+)
+from .events import RunStatus, StartPhase, TrialFinished, WorkerSeen
 from .storage import StorageRef, mask_password
 
 if TYPE_CHECKING:
@@ -93,6 +100,11 @@ class Run:
         self.workers_seen: set[str] = set()
         self.status_message = ""  # the message of the latest STARTING/RUNNING status
         self.detail = ""  # what the backend waits for (pending executors), "" if nothing
+        #: (time, finished trials) when this run's first trial finished: the ETA's origin.
+        self.first_finished: tuple[float, int] | None = None
+        self.phase = StartPhase.BACKEND
+        self.pool = Tickets.initial_pool(1)  # tickets kept WAITING; set for the workers in _drive
+        self.max_pool = Tickets.max_pool(1)
 
     # -- what the loop reads -------------------------------------------------------------
     def _backend_alive(self) -> bool:
@@ -113,6 +125,7 @@ class Run:
         return [r.error for r in self.results if r.error and r.error != "interrupted"]
 
     def publish(self, trials: Sequence[FrozenTrial]) -> None:
+        reported = len(self.reported)
         for t in trials:
             worker = t.system_attrs.get(_attrs.WORKER)
             if worker and worker not in self.workers_seen:
@@ -122,6 +135,12 @@ class Run:
                 self.reported.add(t.number)
                 self.runner._emit(trial_event(t))
                 self._call_back(t)
+        if len(self.reported) > reported and self.first_finished is None:
+            self.first_finished = (time.time(), budget(trials)[0])
+            if self.phase is StartPhase.FIRST_TRIAL:  # started: say so once, then stay quiet
+                self.phase = StartPhase.NONE
+                if self.runner.status is RunStatus.RUNNING:  # not while stopping
+                    self._announce(RunStatus.RUNNING)
 
     def _call_back(self, trial: FrozenTrial) -> None:
         """Optuna study callbacks, in the driver, as ``optimize`` calls them after a trial."""
@@ -137,6 +156,21 @@ class Run:
         if stopped[0] and not self.stop_event.is_set():
             self.stop_reason = "a study callback called study.stop()"
             self.stop_event.set()
+
+    def refill(self) -> None:
+        """Top the ticket pool up; called by this process's workers after each claim.
+
+        Cheap when the pool is still at least half full (one read of the WAITING trials), so
+        threads claiming hundreds of trials a second keep a pool of a few tickets without
+        waiting for the driver's next poll.
+        """
+        target = self.target
+        if target is None or self.stop_event.is_set():
+            return
+        waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        if 2 * len(waiting) > self.pool:
+            return
+        self.tickets.top_up(target, self.pool)
 
     def poll(self) -> list[FrozenTrial]:
         trials = self.study.get_trials(deepcopy=False)
@@ -208,7 +242,16 @@ class Run:
         self.detail = detail
         status = self.runner.status
         if status in (RunStatus.STARTING, RunStatus.RUNNING):
-            self.runner._set_status(status, self.status_message, detail=detail)
+            self._announce(status)
+
+    def _announce(self, status: RunStatus, message: str | None = None) -> None:
+        """(Re-)announce a starting or running status with the current phase and detail."""
+        if message is not None:
+            self.status_message = message
+        text = self.status_message
+        if self.phase is StartPhase.FIRST_TRIAL:
+            text += "; waiting for the first trial to finish"
+        self.runner._set_status(status, text, detail=self.detail, phase=self.phase)
 
     def _launch(self, task: WorkerTask, n_workers: int) -> threading.Thread:
         self.results = []
@@ -259,21 +302,24 @@ class Run:
             self.backend.watch_status(None)
             _LOCAL_STOPS.pop(self.id, None)
             _LOCAL_STORAGES.pop(self.id, None)
+            _LOCAL_REFILLS.pop(self.id, None)
             if self.proxy is not None:
                 self.proxy.close()
 
     def _drive(self) -> None:
         config, target = self.config, self.target
         trials = self.study.get_trials(deepcopy=False)
+        # Starting a backend can take long (a first Spark session: ~25 s): say what happens.
+        self._announce(RunStatus.STARTING, f"starting {self.backend.describe()}")
         n_workers = self.backend.default_workers() if config.n_workers is None else config.n_workers
         if target is not None and n_workers:
             n_workers = max(1, min(n_workers, target - budget(trials)[0]))
         ref, self.proxy = self.worker_storage()
-        pool = Tickets.initial_pool(
-            n_workers, shares_driver_storage=self.backend.in_process or ref.kind == "journal"
-        )
+        self.pool, self.max_pool = Tickets.initial_pool(n_workers), Tickets.max_pool(n_workers)
         if target is not None:
-            self.tickets.top_up(target, trials, pool)  # adds WAITING trials: counts stay
+            self.tickets.top_up(target, self.pool)  # adds WAITING trials: counts stay
+            if self.backend.in_process:
+                _LOCAL_REFILLS[self.id] = self.refill
         self._open_record()
         task = WorkerTask(
             objective=self.runner.objective,
@@ -293,8 +339,8 @@ class Run:
         launched_at = budget(trials)[0]
         failed_launches = idle_launches = 0
         relaunch_at = 0.0
-        self.status_message = f"{n_workers} worker(s) on {self.backend.describe()}"
-        self.runner._set_status(RunStatus.RUNNING, self.status_message, detail=self.detail)
+        self.phase = StartPhase.FIRST_TRIAL if self.first_finished is None else StartPhase.NONE
+        self._announce(RunStatus.RUNNING, f"{n_workers} worker(s) on {self.backend.describe()}")
         while not self.stop_event.is_set():
             elsewhere = self.ended_elsewhere()
             if elsewhere is not None:
@@ -310,13 +356,14 @@ class Run:
                 self.stop_reason = rule
                 self.stop_event.set()
                 break
-            starved = False
+            low = False
             if target is not None:
                 waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
-                starved = waiting == 0 and counted + in_flight < target
-                if starved and pool is not None:
-                    pool = max(pool, min(2 * pool, MAX_TICKET_POOL))
-                in_flight += self.tickets.top_up(target, trials, pool)
+                open_budget = counted + in_flight < target
+                if waiting == 0 and open_budget:  # drained between two polls: grow the pool
+                    self.pool = min(2 * self.pool, self.max_pool)
+                low = open_budget and 2 * waiting <= self.pool
+                in_flight += self.tickets.top_up(target, self.pool)
             now = time.time()
             if external:
                 if self.deadline is not None and now >= self.deadline:
@@ -346,14 +393,14 @@ class Run:
                     if errors:
                         self.reaper.reap_unnamed(trials, target)
                     if target is not None and not in_flight:
-                        self.tickets.top_up(target, self.study.get_trials(deepcopy=False), pool)
+                        self.tickets.top_up(target, self.pool)
                     launched_at, relaunch_at = counted, 0.0
                     self.backend_thread = self._launch(task, n_workers)
             elif self.deadline is not None and now >= self.deadline + config.heartbeat_grace:
                 break
-            # Starved workers are waiting for tickets: look again soon.
+            # Workers elsewhere are about to wait for tickets: look again soon.
             interval = config.poll_interval
-            self.stop_event.wait(interval / 10 if starved else interval)
+            self.stop_event.wait(interval / 10 if low else interval)
         self._finish()
 
     def _finish(self) -> None:

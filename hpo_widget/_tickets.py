@@ -1,7 +1,11 @@
 """The budget and its tickets: how a run reaches an exact total of finished trials.
 
-The driver issues one WAITING trial (a *ticket*) per trial the budget still allows; workers
-claim them atomically (:func:`hpo_widget._worker.claim_ticket`).  A trial that was not the
+The driver keeps a small pool of WAITING trials (*tickets*), never more than the budget still
+allows, and tops it up as workers claim them atomically (:func:`hpo_widget._worker.claim_ticket`).
+Only a pool, never the whole budget up front: tickets are rows of the study, and whatever is
+WAITING when a run stops, finishes or crashes stays there for everyone who reads the study
+(``len(study.trials)``, ``trials_dataframe()``, optuna-dashboard), and every claim and sampler
+call reads them.  A trial that was not the
 objective's fault (its worker died, Stop, a lowered budget) is failed as *lost*, does not
 count, and comes back as a *retry* ticket with the same parameters while retries last.
 Everything that counts the budget uses :func:`budget`, here.
@@ -9,7 +13,8 @@ Everything that counts the budget uses :func:`budget`, here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 import optuna
@@ -20,8 +25,14 @@ from . import _optuna_compat as compat
 
 __all__ = ["Tickets", "budget", "counts_towards_budget", "is_lost"]
 
-#: The ticket pool grows by doubling while workers drain it between polls, up to this.
-MAX_TICKET_POOL = 1024
+#: Tickets kept WAITING per worker at first: one to claim next while the current trial runs,
+#: one more so a worker never waits for the refill of a pool its sibling just emptied.
+POOL_PER_WORKER = 2
+#: The pool may grow (doubling while workers drain it between two refills) up to this many
+#: tickets per worker, so what a stop leaves behind stays on the scale of ``n_workers``.
+MAX_POOL_PER_WORKER = 4
+#: Smallest pool (runs whose workers are ``hpo-widget worker`` processes the driver cannot count).
+MIN_POOL = 4
 
 
 def is_lost(trial: FrozenTrial) -> bool:
@@ -64,6 +75,8 @@ class Tickets:
     def __init__(self, study: optuna.Study, retries: int) -> None:
         self.study = study
         self.retries = retries
+        #: Held by whoever changes how many trials are in flight (adds, cancels, fails as lost).
+        self.lock = threading.RLock()
 
     def add(self, params: dict[str, Any] | None = None, retry_of: int | None = None) -> None:
         system_attrs: dict[str, Any] = {_attrs.TICKET: True}
@@ -71,42 +84,53 @@ class Tickets:
             system_attrs["fixed_params"] = params
         if retry_of is not None:
             system_attrs[_attrs.RETRY_OF] = retry_of
-        self.study.add_trial(
-            optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system_attrs)
-        )
+        with self.lock:
+            self.study.add_trial(
+                optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system_attrs)
+            )
 
     @staticmethod
-    def initial_pool(n_workers: int, *, shares_driver_storage: bool) -> int | None:
-        """How many tickets to keep WAITING at first.
+    def initial_pool(n_workers: int) -> int:
+        """How many tickets to keep WAITING at first: :data:`POOL_PER_WORKER` per worker.
 
-        Every claim and every sampler call reads the WAITING trials.  Through the gRPC proxy
-        Optuna's client cache re-fetches all unfinished trials on each read, and an RDB storage
-        loads each waiting row, so a 1,000-trial budget issued up front made each trial pay for
-        1,000 tickets: those workers get a pool (4 per worker, at least 16) that the driver
-        refills each poll and doubles whenever workers drained it between two polls; workers
-        that find it empty while the budget is open wait for the refill (``_worker``).  Threads
-        sharing the driver's storage object and journal files replay the whole log on every
-        read anyway, so there the whole budget is issued at once (None: no pool).
+        The same small pool on every backend.  Workers in the driver's process refill it as
+        they claim (:meth:`top_up` under the lock); workers elsewhere reach only storage, so the
+        driver refills it each poll, polls faster while it runs low and lets it grow up to
+        :meth:`max_pool` when workers drained it between two polls; workers that find it
+        empty while the budget is open wait for the refill (``_worker``).
         """
-        if shares_driver_storage:
-            return None
-        return max(4 * max(n_workers, 1), 16)
+        return max(POOL_PER_WORKER * max(n_workers, 1), MIN_POOL)
 
-    def top_up(self, target: int, trials: Sequence[FrozenTrial], pool: int | None = None) -> int:
-        """Issue tickets up to the budget (and the pool); returns how many were added."""
-        counted, in_flight = budget(trials)
-        need = target - counted - in_flight
-        if need < 0:
-            self.cancel_surplus(-need)
-            return 0
-        if pool is not None:
+    @staticmethod
+    def max_pool(n_workers: int) -> int:
+        """The largest the pool grows: :data:`MAX_POOL_PER_WORKER` per worker."""
+        return max(MAX_POOL_PER_WORKER * max(n_workers, 1), 2 * MIN_POOL)
+
+    def top_up(self, target: int, pool: int) -> int:
+        """Issue tickets up to the budget and the pool; returns how many were added.
+
+        Reads the trials itself, under :attr:`lock`: every ticket issuer (the driver loop, the
+        reaper, workers in this process refilling as they claim) holds it, so the count it
+        issues against includes what the others issued and the total never overshoots.
+        """
+        with self.lock:
+            trials = self.study.get_trials(deepcopy=False)
+            counted, in_flight = budget(trials)
+            need = target - counted - in_flight
+            if need < 0:
+                self.cancel_surplus(-need)
+                return 0
             waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
             need = min(need, max(0, pool - waiting))
-        for _ in range(need):
-            self.add()
-        return need
+            for _ in range(need):
+                self.add()
+            return need
 
     def cancel_surplus(self, surplus: int) -> None:
+        with self.lock:
+            self._cancel_surplus(surplus)
+
+    def _cancel_surplus(self, surplus: int) -> None:
         storage = compat.storage_of(self.study)
         waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         # Plain tickets first (newest first); user-enqueued and retry trials last.
@@ -152,14 +176,30 @@ class Tickets:
     ) -> None:
         """After a lost trial: a retry with its parameters while retries last, else (with a
         budget) a fresh ticket, so the total stays exact."""
-        if self.attempts(trial, by_number) <= self.retries:
-            self.add(dict(trial.params), retry_of=trial.number)
-        elif target is not None:
-            self.add()
+        with self.lock:
+            if self.attempts(trial, by_number) <= self.retries:
+                self.add(dict(trial.params), retry_of=trial.number)
+            elif target is not None:
+                self.add()
+
+    def lost_and_requeued(
+        self, trial: FrozenTrial, reason: str, by_number: dict[int, FrozenTrial], target: int | None
+    ) -> bool:
+        """:meth:`mark_lost` then :meth:`requeue` as one step for the other ticket issuers
+        (between the two, a refill would see one trial fewer in flight and issue one too many)."""
+        with self.lock:
+            if not self.mark_lost(trial, reason):
+                return False
+            self.requeue(trial, by_number, target)
+            return True
 
     def fail_in_flight(self, reason: str, target: int | None) -> None:
         """Mark this study's running trials (those of hpo_widget workers) lost and queue them
         again with the same params: not the trials' fault, so resume re-runs them."""
+        with self.lock:
+            self._fail_in_flight(reason, target)
+
+    def _fail_in_flight(self, reason: str, target: int | None) -> None:
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if is_ours(t) and self.mark_lost(t, reason) and target is not None:
                 self.add(dict(t.params) or None, retry_of=t.number)

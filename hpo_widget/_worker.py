@@ -4,8 +4,8 @@ Design, in short (see ``runner.py`` for the driver side):
 
 * The budget is made of **tickets**: WAITING Optuna trials the driver creates.  A worker claims
   one atomically (WAITING -> RUNNING is a compare-and-set in every Optuna storage), samples its
-  parameters, runs the objective and tells the result.  The driver keeps a pool of tickets
-  (grown while workers drain it) topped up, never more than the budget, so N workers on M machines
+  parameters, runs the objective and tells the result.  The driver keeps a small pool of tickets
+  (a few per worker) topped up, never more than the budget, so N workers on M machines
   reach *exactly* ``n_trials`` without talking to each other; a worker that finds the pool
   empty waits (backing off) while the run is active and its budget not reached, so a trial
   that a dead worker held comes back as a retry without workers leaving and being relaunched.
@@ -66,6 +66,9 @@ _MAX_IDLE_WAIT = 0.5
 _LOCAL_STOPS: dict[str, threading.Event] = {}
 #: Storage objects of runners living in this process, by run id (threads share the driver's).
 _LOCAL_STORAGES: dict[str, BaseStorage] = {}
+#: Ticket refills of runners living in this process, by run id: threads top the pool up as
+#: they claim, so a small pool never makes them wait for the driver's next poll.
+_LOCAL_REFILLS: dict[str, Callable[[], None]] = {}
 
 
 @dataclass(frozen=True)
@@ -223,6 +226,20 @@ def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str
         study.tell(trial, values, skip_if_finished=True)
 
 
+def _next_trial(study: optuna.Study, task: WorkerTask) -> optuna.Trial | None:
+    """A claimed ticket (the pool refilled after the claim when the driver lives in this
+    process), a new ``ask()`` trial without a budget, or None while the pool is empty."""
+    if not task.use_tickets:
+        return study.ask()
+    trial = claim_ticket(study)
+    refill = _LOCAL_REFILLS.get(task.run_id)
+    if refill is not None:
+        refill()
+        if trial is None:
+            trial = claim_ticket(study)
+    return trial
+
+
 def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
     """Run trials until the tickets run out, the deadline passes or a stop is requested."""
     me = worker_id(slot)
@@ -250,7 +267,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
                 break
             if _stop_requested(task, storage, compat.study_id(study)):
                 break
-            trial = claim_ticket(study) if task.use_tickets else study.ask()
+            trial = _next_trial(study, task)
             if trial is None:
                 # Wait while the run may still need this worker (a refill of the pool or a
                 # retry of a lost trial); past the limit the driver is gone.

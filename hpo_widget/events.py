@@ -23,6 +23,23 @@ class RunStatus(enum.StrEnum):
     FAILED = "failed"
 
 
+class StartPhase(enum.StrEnum):
+    """Where a run is before its first trial finishes (:attr:`StatusChanged.phase`).
+
+    A first Spark run spends most of its first half-minute starting the session, then its
+    Python workers; a bare "Starting…" for that long reads as a hang, so each phase is
+    announced.  What the backend itself waits for (executors N of M) is :attr:`~StatusChanged.
+    detail`.
+    """
+
+    #: Nothing to report: trials are finishing.
+    NONE = ""
+    #: The backend is being started (a Spark session, a Dask cluster, a process pool).
+    BACKEND = "backend"
+    #: Workers were launched; no trial of this run has finished yet.
+    FIRST_TRIAL = "first_trial"
+
+
 @dataclass(frozen=True)
 class TrialFinished:
     """A trial reached COMPLETE, PRUNED or FAIL (seen in storage by the runner's monitor)."""
@@ -56,6 +73,8 @@ class StatusChanged:
     n_failed: int = 0
     n_target: int | None = None
     detail: str = ""
+    #: The start-up phase (:class:`StartPhase`) while no trial of the run has finished yet.
+    phase: StartPhase = StartPhase.NONE
 
 
 @dataclass(frozen=True)
@@ -66,3 +85,5 @@ class WorkerSeen:
 
 
 Event = TrialFinished | StatusChanged | WorkerSeen
+
+__all__ = ["Event", "RunStatus", "StartPhase", "StatusChanged", "TrialFinished", "WorkerSeen"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from ._run_loop import Run, RunError
 from ._tickets import counts_towards_budget, is_lost
 from .backends import Backend, make_backend
 from .config import ConfigError, RunConfig
-from .events import Event, RunStatus, StatusChanged
+from .events import Event, RunStatus, StartPhase, StatusChanged
 from .objectives import as_trial_objective
 from .presets import SklearnPreset
 from .samplers import SamplerSpec, make_pruner, make_sampler, pruner_spec_for
@@ -56,6 +57,10 @@ class Progress:
     status: RunStatus
     #: Finished trials the study already had when this run started (resumed studies).
     finished_at_start: int = 0
+    #: Seconds after the start when the run's first trial finished (None: none yet), and the
+    #: finished trials then: the ETA's rate is measured from there, not from the start.
+    first_finished_after: float | None = None
+    finished_at_first: int = 0
 
     @property
     def finished(self) -> int:
@@ -63,7 +68,13 @@ class Progress:
 
     @property
     def eta(self) -> float | None:
-        """Seconds left at the rate seen so far in this run (None until there is a rate)."""
+        """Seconds left at the rate since this run's first finished trial (None until a
+        trial finished after it).
+
+        Not the rate since the start: a first Spark run spends half a minute starting its
+        session and workers, and counting that as trial time made a two-minute study show an
+        ETA of twenty minutes.
+        """
         return None if self.target is None else _eta(self)
 
 
@@ -72,10 +83,13 @@ def _eta(p: Progress) -> float | None:
     left = p.target - p.finished
     if left <= 0:
         return 0.0
-    done_here = p.finished - p.finished_at_start
-    if p.elapsed <= 0 or done_here <= 0:
+    if p.first_finished_after is None:
         return None
-    return p.elapsed / done_here * left
+    done = p.finished - p.finished_at_first
+    span = p.elapsed - p.first_finished_after
+    if span <= 0 or done <= 0:
+        return None
+    return span / done * left
 
 
 class StudyRunner:
@@ -142,13 +156,14 @@ class StudyRunner:
             self.storage_ref = resolve_storage(config.storage)
             self._storage = open_storage(self.storage_ref)
 
-        self._study = self._create_or_load(config.study_name, config.directions)
-        if not self.pruner_spec.is_none and len(self._study.directions) > 1:
-            # An existing multi-objective study loaded without directions given.
-            self.pruner_spec = pruner_spec_for(
-                config.pruner, dict(config.pruner_options), n_objectives=2
-            )
-            self._study.pruner = make_pruner(self.pruner_spec)
+        # Nothing is written to storage before a run starts: an existing study is loaded (and
+        # its directions checked) now, a new one is created by start() or the first read of
+        # ``study``.  Optuna's own name pattern for an unnamed study, chosen here so that
+        # ``study_name`` is known before the study exists.
+        self._name = config.study_name or f"no-name-{uuid.uuid4()}"
+        self._study: optuna.Study | None = None
+        if config.study_name is not None:
+            self._study = self._load(config.study_name, config.directions)
 
         self._subscribers: list[Callable[[Event], None]] = []
         self._sub_lock = threading.Lock()
@@ -183,41 +198,75 @@ class StudyRunner:
         return run.stop_reason
 
     # -- study -------------------------------------------------------------------------------
-    def _create_or_load(self, name: str | None, directions: Sequence[str] | None) -> optuna.Study:
-        dirs = list(directions) if directions is not None else ["minimize"]
-        sampler = make_sampler(self.sampler_spec, space=self.space)
-        pruner = make_pruner(self.pruner_spec)
-        if name is not None:
-            try:
-                existing = optuna.load_study(
-                    study_name=name, storage=self._storage, sampler=sampler, pruner=pruner
-                )
-            except KeyError:
-                existing = None
-            if existing is not None:
-                have = [d.name.lower() for d in existing.directions]
-                if directions is not None and have != dirs:
-                    raise ValueError(
-                        f"direction: study {name!r} already exists with directions {have}; "
-                        f"use another study_name or the same directions"
-                    )
-                return existing
-        return optuna.create_study(
-            study_name=name,
-            storage=self._storage,
-            directions=dirs,  # type: ignore[arg-type]  # validated in __init__
-            sampler=sampler,
-            pruner=pruner,
-        )
+    def _load(self, name: str, directions: Sequence[str] | None) -> optuna.Study | None:
+        """The existing study ``name`` (directions checked), or None: reads, never writes."""
+        try:
+            existing = optuna.load_study(
+                study_name=name,
+                storage=self._storage,
+                sampler=make_sampler(self.sampler_spec, space=self.space),
+                pruner=make_pruner(self.pruner_spec),
+            )
+        except KeyError:
+            return None
+        have = [d.name.lower() for d in existing.directions]
+        if directions is not None and have != list(directions):
+            raise ValueError(
+                f"direction: study {name!r} already exists with directions {have}; "
+                f"use another study_name or the same directions"
+            )
+        if not self.pruner_spec.is_none and len(existing.directions) > 1:
+            # An existing multi-objective study loaded without directions given.
+            self.pruner_spec = pruner_spec_for(
+                self.config.pruner, dict(self.config.pruner_options), n_objectives=2
+            )
+            existing.pruner = make_pruner(self.pruner_spec)
+        return existing
 
-    @property
-    def study(self) -> optuna.Study:
-        """The Optuna study (also usable directly: ``runner.study.best_params``)."""
+    def _materialize(self) -> optuna.Study:
+        """The study, created in storage the first time it is needed (a run, a read of
+        :attr:`study`); loaded instead if another process created it since."""
+        if self._study is not None:
+            return self._study
+        directions = self.config.directions
+        try:
+            self._study = optuna.create_study(
+                study_name=self._name,
+                storage=self._storage,
+                directions=list(directions or ["minimize"]),  # type: ignore[arg-type]
+                sampler=make_sampler(self.sampler_spec, space=self.space),
+                pruner=make_pruner(self.pruner_spec),
+            )
+        except optuna.exceptions.DuplicatedStudyError:
+            self._study = self._load(self._name, directions)
+            assert self._study is not None
         return self._study
 
     @property
+    def created(self) -> bool:
+        """Whether the study exists in storage (it is created when a run starts)."""
+        return self._study is not None
+
+    @property
+    def study(self) -> optuna.Study:
+        """The Optuna study (also usable directly: ``runner.study.best_params``).
+
+        Reading it before the first :meth:`start` creates the (empty) study in storage, as
+        ``optuna.create_study`` would; :attr:`study_name`, :attr:`progress` and
+        :attr:`directions` do not.
+        """
+        return self._materialize()
+
+    @property
     def study_name(self) -> str:
-        return self._study.study_name
+        return self._name
+
+    @property
+    def directions(self) -> list[str]:
+        """``"minimize"``/``"maximize"`` per objective, without creating the study."""
+        if self._study is not None:
+            return [d.name.lower() for d in self._study.directions]
+        return list(self.config.directions or ["minimize"])
 
     @property
     def storage_description(self) -> str:
@@ -234,12 +283,9 @@ class StudyRunner:
 
     @property
     def progress(self) -> Progress:
-        states = [t.state for t in self._study.get_trials(deepcopy=False)]
-        lost = sum(
-            1
-            for t in self._study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-            if is_lost(t)
-        )
+        trials = self._study.get_trials(deepcopy=False) if self._study is not None else []
+        states = [t.state for t in trials]
+        lost = sum(1 for t in trials if is_lost(t))
         return Progress(
             complete=states.count(TrialState.COMPLETE),
             pruned=states.count(TrialState.PRUNED),
@@ -250,7 +296,15 @@ class StudyRunner:
             elapsed=(time.time() - self._started_at) if self._started_at else 0.0,
             status=self._status,
             finished_at_start=self._finished_at_start,
+            **self._first_finished(),
         )
+
+    def _first_finished(self) -> dict[str, Any]:
+        run = self._run
+        if run is None or run.first_finished is None or not self._started_at:
+            return {}
+        at, count = run.first_finished
+        return {"first_finished_after": at - self._started_at, "finished_at_first": count}
 
     def __repr__(self) -> str:
         return (
@@ -280,7 +334,14 @@ class StudyRunner:
             except Exception:  # a broken subscriber must not stop the study
                 _log.exception("hpo_widget subscriber %r failed", callback)
 
-    def _set_status(self, status: RunStatus, message: str = "", *, detail: str = "") -> None:
+    def _set_status(
+        self,
+        status: RunStatus,
+        message: str = "",
+        *,
+        detail: str = "",
+        phase: StartPhase = StartPhase.NONE,
+    ) -> None:
         self._status = status
         p = self.progress
         self._emit(
@@ -292,6 +353,7 @@ class StudyRunner:
                 p.failed,
                 p.target,
                 detail=mask_password(detail),
+                phase=phase,
             )
         )
 
@@ -313,8 +375,9 @@ class StudyRunner:
         self._last_start = (n_trials, timeout)
         self._target = int(n_trials) if n_trials is not None else None
         self._started_at = time.time()
+        study = self._materialize()
         self._finished_at_start = sum(
-            1 for t in self._study.get_trials(deepcopy=False) if counts_towards_budget(t)
+            1 for t in study.get_trials(deepcopy=False) if counts_towards_budget(t)
         )
         self._status = RunStatus.STARTING
         self._run = run = Run(self, self._target, timeout)
@@ -346,7 +409,7 @@ class StudyRunner:
                 raise TimeoutError(f"wait: the run is still going after {timeout} s")
         if self._run is not None and self._run.error:
             raise RunError(self._run.error)
-        return self._study
+        return self.study
 
     def close(self) -> None:
         """Stop any run and release the backend (Spark session stays if it was not ours)."""
@@ -357,9 +420,10 @@ class StudyRunner:
     def _summary(self) -> str:
         p = self.progress
         text = f"{p.complete} complete, {p.pruned} pruned, {p.failed} failed"
+        study = self._study
         try:
-            if len(self._study.directions) == 1:
-                text += f"; best value {self._study.best_value:.6g} (trial {self._study.best_trial.number})"
+            if study is not None and len(study.directions) == 1:
+                text += f"; best value {study.best_value:.6g} (trial {study.best_trial.number})"
         except ValueError:
             pass
         return text

@@ -452,17 +452,18 @@ def test_studies_table_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert main(["studies"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == [
-        "NAME", "DIRECTIONS", "COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING", "BEST"
+        "NAME", "DIRECTIONS", "COMPLETE", "PRUNED", "FAIL", "LOST", "RUNNING", "WAITING", "BEST"
     ]  # fmt: skip
     rows = {line.split()[0]: line.split() for line in lines[1:]}
-    assert rows["quad"][1:7] == ["minimize", "6", "0", "0", "0", "0"]
-    assert rows["second"][1:7] == ["minimize", "3", "0", "0", "0", "0"]
+    assert rows["quad"][1:8] == ["minimize", "6", "0", "0", "0", "0", "0"]
+    assert rows["second"][1:8] == ["minimize", "3", "0", "0", "0", "0", "0"]
     assert len({line.index("COMPLETE") + len("COMPLETE") for line in lines[:1]}) == 1
     assert len({len(line.split("  minimize")[0]) for line in lines[1:]}) == 1  # aligned
 
     assert main(["studies", "--json"]) == 0
     data = {s["name"]: s for s in json.loads(capsys.readouterr().out)}
     assert data["quad"]["complete"] == 6 and data["second"]["complete"] == 3
+    assert data["quad"]["n_trials"] == 6 and data["quad"]["lost"] == 0
     assert data["quad"]["directions"] == ["minimize"]
     study = journal_study("quad")
     assert data["quad"]["best_value"] == pytest.approx(study.best_value)

@@ -121,6 +121,10 @@ def test_help_prints_the_usage(ip: Any, capsys: pytest.CaptureFixture[str]) -> N
     out = capsys.readouterr().out
     assert "usage: %hpo" in out and "--max-failed" in out and "--goal" in out
     assert "hpo_panel" not in ip.user_ns  # no panel opened
+    for line in ("-h", "objective --n-trials x --help", "--bogus --help"):
+        ip.run_line_magic("hpo", line)  # the help, whatever else is on the line
+        assert "usage: %hpo" in capsys.readouterr().out
+    assert "hpo_panel" not in ip.user_ns
 
 
 def test_magic_errors_show_no_traceback(ip: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,6 +17,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo_widget import RunStatus, SearchSpace, StatusChanged, StudyRunner, TrialFinished, _attrs
+from hpo_widget._tickets import Tickets
 from tests._spark_fixtures import counts, wait_for
 
 SPACE = SearchSpace.from_dict(
@@ -59,7 +60,7 @@ def test_tickets_are_issued_as_a_pool_not_the_whole_budget() -> None:
     assert counts(study) == {"COMPLETE": 300}
     # A params-dict objective: the space travels to the worker processes and samples there.
     assert all(set(t.params) == {"x", "n", "kind"} for t in study.trials)
-    assert 0 < peak[0] <= 200, f"{peak[0]} tickets were waiting at once"
+    assert 0 < peak[0] <= Tickets.max_pool(2), f"{peak[0]} tickets were waiting at once"
     assert len({t.system_attrs[_attrs.WORKER] for t in study.trials}) == 2
 
 
@@ -116,7 +117,7 @@ def test_events_reach_subscribers_and_a_broken_subscriber_is_harmless() -> None:
     assert all(e.state == "COMPLETE" and e.values and e.worker for e in finished)
     assert all(e.duration is not None and e.duration >= 0 for e in finished)
     statuses = [e.status for e in events if isinstance(e, StatusChanged)]
-    assert statuses[0] is RunStatus.RUNNING and statuses[-1] is RunStatus.FINISHED
+    assert statuses[0] is RunStatus.STARTING and statuses[-1] is RunStatus.FINISHED
     assert events[-1].n_complete == 15  # type: ignore[attr-defined]
     unsubscribe()
     n = len(events)

@@ -175,6 +175,11 @@ def test_example_presets_and_objective_build(tmp_path: Path) -> None:
         (base(retries=-1), "retries: must be a whole number >= 0"),
         (base(heartbeat_grace="30s"), "heartbeat_grace: must be a positive number"),
         ([1, 2], "spec: must be a mapping of field -> value, got list"),
+        (
+            base(space={"x": {"type": "floatt", "low": 0, "high": 1}}),
+            "space.x.type: unknown type 'floatt' (use one of: categorical, float, int; "
+            "did you mean 'float'?)",
+        ),
     ],
 )
 def test_each_problem_names_its_field(data: Any, expected: str) -> None:
@@ -345,7 +350,8 @@ def test_existing_study_with_other_direction_is_a_spec_problem(tmp_path: Path) -
     write(tmp_path, "dir_obj.py", "def objective(params):\n    return params['x']\n")
     data = {"study": "d", "objective": "dir_obj:objective", "space": SPACE}
     journal = str(tmp_path / "d.journal")
-    RunSpec.from_dict(data, base_dir=tmp_path).build_runner(storage=journal)
+    # A runner creates its study when it runs (or when its study is read), not when built.
+    assert RunSpec.from_dict(data, base_dir=tmp_path).build_runner(storage=journal).study
     other = RunSpec.from_dict({**data, "direction": "maximize"}, base_dir=tmp_path)
     with pytest.raises(SpecError, match="direction: study 'd' already exists"):
         other.build_runner(storage=journal)

@@ -76,13 +76,14 @@ class _ProgressBar:
     def line(self) -> str:
         p = self.runner.progress
         elapsed = time.time() - self.started
-        new = p.finished - self.finished_before
         counts = f"complete {p.complete}  pruned {p.pruned}  failed {p.failed}"
         best = _best_text(self.runner.study)
         tail = f"  best {best}" if best else ""
         if p.target is not None:
             left = max(p.target - p.finished, 0)
-            eta = 0.0 if left == 0 else (elapsed / new * left if new > 0 else None)
+            # The engine's ETA: the rate since the run's first finished trial, not since the
+            # start (a first Spark run spends its first half-minute starting up).
+            eta = 0.0 if left == 0 else p.eta
             width = 20
             filled = min(width, int(width * p.finished / p.target)) if p.target else width
             bar = "#" * filled + "." * (width - filled)

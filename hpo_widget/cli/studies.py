@@ -26,8 +26,14 @@ from ._common import (
 
 
 def _study_rows(storage: Any) -> list[dict[str, Any]]:
+    """One row per study, counted from finished trials, not rows of the study: ``fail`` is the
+    objective's failures, ``lost`` the trials the runner failed (a dead worker, Stop), which do
+    not count, and ``n_trials`` the trials that count towards a budget.  ``waiting`` are the
+    few budget tickets (or enqueued trials) not yet started."""
     import optuna
     from optuna.trial import TrialState
+
+    from .._tickets import counts_towards_budget, is_lost
 
     rows = []
     for frozen in storage.get_all_studies():
@@ -37,15 +43,17 @@ def _study_rows(storage: Any) -> list[dict[str, Any]]:
         )
         trials = study.get_trials(deepcopy=False)
         count = {s: sum(1 for t in trials if t.state == s) for s in TrialState}
+        lost = sum(1 for t in trials if is_lost(t))
         row: dict[str, Any] = {
             "name": name,
             "directions": [d.name.lower() for d in study.directions],
             "complete": count[TrialState.COMPLETE],
             "pruned": count[TrialState.PRUNED],
-            "fail": count[TrialState.FAIL],
+            "fail": count[TrialState.FAIL] - lost,
+            "lost": lost,
             "running": count[TrialState.RUNNING],
             "waiting": count[TrialState.WAITING],
-            "n_trials": len(trials),
+            "n_trials": sum(1 for t in trials if counts_towards_budget(t)),
             "best_value": None,
             "best_trial": None,
             "pareto_front": None,
@@ -71,7 +79,9 @@ def _cmd_studies(args: argparse.Namespace) -> int:
     if not rows:
         _out(f"no studies in {description}")
         return EXIT_OK
-    header = ["NAME", "DIRECTIONS", "COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING", "BEST"]
+    header = [
+        "NAME", "DIRECTIONS", "COMPLETE", "PRUNED", "FAIL", "LOST", "RUNNING", "WAITING", "BEST"
+    ]  # fmt: skip
     body = []
     for r in rows:
         if r["best_value"] is not None:
@@ -82,10 +92,10 @@ def _cmd_studies(args: argparse.Namespace) -> int:
             best = "-"
         body.append(
             [r["name"], ",".join(r["directions"])]
-            + [str(r[k]) for k in ("complete", "pruned", "fail", "running", "waiting")]
+            + [str(r[k]) for k in ("complete", "pruned", "fail", "lost", "running", "waiting")]
             + [best]
         )
-    for line in _table(header, body, right={2, 3, 4, 5, 6}):
+    for line in _table(header, body, right={2, 3, 4, 5, 6, 7}):
         _out(line)
     return EXIT_OK
 

@@ -110,7 +110,10 @@ class StatusLine:
         """The line for a runner status; ``note`` is appended while starting or running."""
         s = event.status
         text = {
-            RunStatus.STARTING: "Starting…",
+            # The start-up phase the engine announces ("starting spark (local[2])").
+            RunStatus.STARTING: (event.message[:1].upper() + event.message[1:] + "…")
+            if event.message
+            else "Starting…",
             RunStatus.RUNNING: f"Running: {event.message}",
             RunStatus.STOPPING: "Stopping…",
             RunStatus.STOPPED: "Stopped. Resume continues to the same total.",

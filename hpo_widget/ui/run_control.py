@@ -141,7 +141,12 @@ class RunControl:
         config = _budgetless(self.settings.config())
         config = config.replace(storage=self._memory.bind(config.storage))
         runner = StudyRunner(objective, space=space, config=config)
-        choice = study_names.choose_study_name(runner.study, resume=self.settings.resume.value)
+        # A study that does not exist yet has no trials to protect (and is not created here).
+        choice = (
+            study_names.choose_study_name(runner.study, resume=self.settings.resume.value)
+            if runner.created
+            else study_names.StudyNameChoice(runner.study_name, runner.study_name)
+        )
         if choice.renamed:
             # Never append to someone's study by accident: start a sibling instead.
             runner.close()
@@ -156,9 +161,9 @@ class RunControl:
         self._runner, self._runner_key = runner, self._key(identity, space)
         self._unsubscribe = runner.subscribe(self._on_event)
         self.views.live.set_source(
-            lambda: runner.study.get_trials(deepcopy=False),
-            [d.name.lower() for d in runner.study.directions],
-            runner.study.metric_names,
+            lambda: runner.study.get_trials(deepcopy=False) if runner.created else [],
+            runner.directions,
+            runner.study.metric_names if runner.created else None,
         )
         self._trials_dirty = True
         self.views.on_runner()
@@ -299,6 +304,7 @@ class RunControl:
                 runner is not None
                 and (self._trials_dirty or force or final)
                 and (force or final or now - self._last_table >= 1.0)
+                and runner.created
             ):
                 self._trials_dirty = False
                 self._last_table = now
