@@ -99,6 +99,13 @@ def _sets_own_python(master: str) -> bool:
     return is_local_master(master) or master.startswith("spark://")
 
 
+def _same_interpreter(python: str) -> bool:
+    import shutil
+
+    found = shutil.which(python) or python
+    return os.path.realpath(found) == os.path.realpath(sys.executable)
+
+
 _JOBLIB_BACKEND = "hpo_widget_spark"
 _registered = False
 
@@ -124,6 +131,13 @@ def _register_joblib_backend() -> None:
     joblibspark.register_spark()
     joblib.register_parallel_backend(_JOBLIB_BACKEND, _ClosingSparkBackend)
     _registered = True
+
+
+def _warm_worker(index: int) -> int:
+    """Runs in a Spark task: import what a trial worker needs, so the Python worker is ready."""
+    import hpo_widget._worker  # noqa: F401
+
+    return index
 
 
 def _probe(payload: bytes) -> str:
@@ -239,8 +253,25 @@ class SparkBackend(Backend):
                 self._warn_if_foreign_python(active)
             else:
                 self._spark, self._owns_session = self._build(), True
+                if self._on_kubernetes is None:
+                    self._start_warm_up(self._spark.sparkContext)
             self.remote = not is_local_master(str(self._spark.sparkContext.master))
             return self._spark
+
+    def _start_warm_up(self, sc: Any) -> None:
+        """Start every slot's Python worker in the background (a job of one tiny task per slot
+        that imports the trial worker): the first run's workers then find them running instead
+        of starting them, which is most of a cold run's wait for its first trial."""
+        slots = max(1, self._slots(sc))
+
+        def warm() -> None:
+            try:
+                sc.setLocalProperty("spark.job.description", "hpo_widget: starting Python workers")
+                sc.parallelize(range(slots), slots).map(_warm_worker).collect()
+            except Exception:  # a session stopped meanwhile; the run starts its own workers
+                _log.debug("spark backend: warming the Python workers failed", exc_info=True)
+
+        threading.Thread(target=warm, name="hpo-spark-warm-up", daemon=True).start()
 
     def default_storage_proxy(self) -> dict[str, Any]:
         """On Kubernetes: the pod IP and port 7080 (what the manifests open to executor pods),
@@ -276,6 +307,9 @@ class SparkBackend(Backend):
         env: dict[str, str] = {}
         if python is not None:
             env["PYSPARK_PYTHON"] = python
+        if on_k8s is None and python is not None and _same_interpreter(python):
+            # Workers forked with hpo_widget and Optuna imported: no import time per worker.
+            conf.setdefault("spark.python.daemon.module", "hpo_widget._spark_daemon")
         if is_local_master(master):
             # Local executors live in the driver's JVM: nothing outside this machine needs to
             # reach it, so the driver's ports stay on loopback unless the user said otherwise.
