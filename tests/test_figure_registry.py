@@ -158,6 +158,17 @@ def test_kinds_for_objectives_and_summaries() -> None:
     assert [k.name for k in kinds_for(["maximize"], summary=True)] == single
 
 
+def test_parameter_figures_come_after_the_kind_that_ranks_parameters() -> None:
+    """build_figures hands the importances to later kinds only: a parameter figure listed
+    before them would silently fall back to suggestion order in the report."""
+    names = list(FIGURES)
+    rankers = [names.index(n) for n, k in FIGURES.items() if k.ranks_params is not None]
+    wanting = [names.index(n) for n, k in FIGURES.items() if k.wants_param_order]
+    assert rankers == [names.index("importance")]
+    assert [names[i] for i in wanting] == ["slice", "contour", "rank"]
+    assert max(rankers) < min(wanting)
+
+
 def test_figure_kind_validates_needs_and_slow_placeholders() -> None:
     history = FIGURES["history"]
     with pytest.raises(ValueError, match="unknown needs"):
@@ -229,6 +240,61 @@ def test_live_figure_offers_and_draws_every_registered_kind(
     assert seen == set(FIGURES)
 
 
+def test_live_figure_objective_selector_follows_per_objective_tabs(multi: optuna.Study) -> None:
+    directions = [d.name.lower() for d in multi.directions]
+    complete = [t for t in _trials(multi) if t.values]
+    live = LiveFigure(directions, importance_interval=0.0, min_interval=0.0)
+    try:
+        live.set_source(lambda: _trials(multi), directions, multi.metric_names)
+        assert list(live.objective.options) == [("loss", 0), ("cost", 1)]
+        for name in ("history", "slice", "edf", "timeline", "pareto"):
+            live.select(name)
+            shown = live.objective.layout.display != "none"
+            assert shown == FIGURES[name].per_objective, name
+        live.select("history")
+        live.objective.value = 1  # what a click does
+        assert live.objective_index == 1
+        assert list(live.figure.data[0].y) == [t.values[1] for t in complete]
+        assert live.figure.layout.yaxis.title.text == "cost"
+        # New trials are appended with the selected objective too.
+        live.notify(TrialFinished(99, "COMPLETE", (0.5, -5.0), {}, 0.1, "w"))
+        assert live.flush(force=True)
+        assert live.figure.data[0].y[-1] == -5.0
+        live.set_objective("loss")
+        assert live.objective.value == 0 and live.figure.layout.yaxis.title.text == "loss"
+        with pytest.raises(ValueError, match="unknown objective 'nope'"):
+            live.set_objective("nope")
+    finally:
+        live.close()
+    single = LiveFigure(["minimize"])
+    try:
+        assert single.objective.layout.display == "none"  # one objective: nothing to choose
+    finally:
+        single.close()
+
+
+def test_live_figure_switches_theme_and_ranks_contours_by_importance(
+    single: optuna.Study,
+) -> None:
+    live = LiveFigure(["minimize"], importance_interval=0.0)
+    try:
+        live.set_source(lambda: _trials(single))
+        live.select("contour")
+        assert live.importance.wait_idle(30) and live.importance.runs >= 1
+        imp = plots.importance_data(single)
+        assert live.figure.data[0].name == f"{imp.params[0]} \u00d7 {imp.params[1]}"
+        assert live.figure.layout.template.layout.paper_bgcolor == "white"
+        live.set_theme("dark")
+        assert live.theme == "dark" and live.figure.layout.meta["theme"] == "dark"
+        assert live.figure.layout.template.layout.paper_bgcolor == "rgba(0,0,0,0)"
+        live.select("timeline")  # other tabs are drawn dark from now on
+        assert live.figure.layout.meta["theme"] == "dark"
+        with pytest.raises(ValueError, match="unknown theme"):
+            live.set_theme("sepia")
+    finally:
+        live.close()
+
+
 def _sections(text: str) -> list[str]:
     return re.findall(r'<section id="([^"]+)"><h2>', text)
 
@@ -256,9 +322,9 @@ def _count_data(
     return counts
 
 
-def _count_figure(data: dict[str, int]) -> go.Figure:
+def _count_figure(data: dict[str, int], *, theme: str = "light") -> go.Figure:
     bars = go.Bar(uid="trial_count-bars", x=list(data), y=list(data.values()))
-    fig = new_figure("trial_count", "Trials by state", [bars])
+    fig = new_figure("trial_count", "Trials by state", [bars], theme=theme)
     return mark_empty(fig, "No trials yet") if not data else fig
 
 

@@ -183,7 +183,7 @@ def test_history_figure_traces(study: optuna.Study) -> None:
     assert len(fig.data[0].x) == data.n_complete
     assert fig.data[2].y[-1] == pytest.approx(study.best_value)
     assert not fig.layout.annotations
-    assert fig.layout.meta == {"kind": "history", "empty": False}
+    assert fig.layout.meta == {"kind": "history", "empty": False, "theme": "light"}
 
 
 # ------------------------------------------------------------------------------------------

@@ -246,6 +246,18 @@ async def _study_endpoints(api: Fetch, kind: str, url: str) -> None:
         "GET", "storages", sid, "studies", "demo", "figures", params={"kinds": "nope"}
     )
     assert code == 400 and "history" in err["message"]
+    # The dark template on request; an unknown theme or objective is a 400 naming the choices.
+    code, _, dark = await api(
+        "GET", "storages", sid, "studies", "demo", "figures",
+        params={"kinds": "history", "theme": "dark"},
+    )  # fmt: skip
+    assert code == 200 and dark["figures"]["history"]["layout"]["meta"]["theme"] == "dark"
+    for bad, says in (({"theme": "blue"}, "dark"), ({"objective": "3"}, "objective")):
+        code, _, err = await api(
+            "GET", "storages", sid, "studies", "demo", "figures",
+            params={"kinds": "history", **bad},
+        )  # fmt: skip
+        assert code == 400 and says in err["message"], err
 
     # Best params, code cells, report, delete.
     code, _, best = await api("GET", "storages", sid, "studies", "demo", "best")

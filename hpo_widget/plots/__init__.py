@@ -6,7 +6,7 @@ frozen dataclasses of plain lists (cheap enough to recompute on every refresh), 
 have stable ``uid`` values for incremental updates.  Each figure is one module (its dataclass,
 ``*_data`` and ``*_figure``); :data:`FIGURES` in :mod:`hpo_widget.plots.registry` lists them
 all for the views (live panel, report, dashboard).  :func:`write_report` writes a standalone
-offline HTML report.
+offline HTML report.  Builders take ``theme="light" | "dark"`` (:mod:`hpo_widget.plots.theme`).
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from ._common import (
     EMPTY_ANNOTATION,
     EMPTY_MESSAGE,
     STATE_COLORS,
-    template,
 )
 from .background import BackgroundData
+from .contour import ContourData, ContourGrid, contour_data, contour_figure
+from .edf import EdfData, EdfLine, edf_data, edf_figure
 from .history import HistoryData, history_data, history_figure
 from .importance import ImportanceData, importance_data, importance_figure
 from .intermediate import IntermediateData, intermediate_data, intermediate_figure
@@ -29,6 +30,7 @@ from .parallel_coordinates import (
     parallel_coordinates_figure,
 )
 from .pareto import ParetoData, pareto_data, pareto_figure
+from .rank import RankData, rank_data, rank_figure
 from .registry import (
     FIGURES,
     TITLES,
@@ -38,8 +40,11 @@ from .registry import (
     figure_kind,
     figures_for_study,
     kinds_for,
+    resolve_objective,
 )
 from .report import report_html, write_report
+from .slice import SliceData, slice_data, slice_figure
+from .theme import THEMES, Theme, apply_theme, template
 from .timeline import TimelineData, timeline_data, timeline_figure
 from .workers import worker_counts_figure
 
@@ -49,8 +54,13 @@ __all__ = [
     "EMPTY_MESSAGE",
     "FIGURES",
     "STATE_COLORS",
+    "THEMES",
     "TITLES",
     "BackgroundData",
+    "ContourData",
+    "ContourGrid",
+    "EdfData",
+    "EdfLine",
     "FigureKind",
     "FigureOptions",
     "HistoryData",
@@ -59,8 +69,16 @@ __all__ = [
     "ParallelCoordinatesData",
     "ParamAxis",
     "ParetoData",
+    "RankData",
+    "SliceData",
+    "Theme",
     "TimelineData",
+    "apply_theme",
     "build_figures",
+    "contour_data",
+    "contour_figure",
+    "edf_data",
+    "edf_figure",
     "figure_kind",
     "figures_for_study",
     "history_data",
@@ -74,7 +92,12 @@ __all__ = [
     "parallel_coordinates_figure",
     "pareto_data",
     "pareto_figure",
+    "rank_data",
+    "rank_figure",
     "report_html",
+    "resolve_objective",
+    "slice_data",
+    "slice_figure",
     "template",
     "timeline_data",
     "timeline_figure",

@@ -8,7 +8,6 @@ knows about a particular figure.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable, Sequence
 from operator import attrgetter
 from typing import Any
@@ -19,6 +18,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from .._tickets import is_lost
+from .theme import template
 
 __all__ = [
     "DISPLAY_STATES",
@@ -58,52 +58,7 @@ by_number = attrgetter("number")
 
 
 # -- look ---------------------------------------------------------------------------------------
-_AXIS: dict[str, Any] = {
-    "gridcolor": "#e5e7eb",
-    "linecolor": "#cbd5e1",
-    "zerolinecolor": "#e5e7eb",
-    "ticks": "",
-    "automargin": True,
-    "title": {"standoff": 12},
-}
-_SCENE_AXIS: dict[str, Any] = {
-    "backgroundcolor": "white",
-    "gridcolor": "#e5e7eb",
-    "linecolor": "#cbd5e1",
-    "showbackground": True,
-    "zerolinecolor": "#e5e7eb",
-}
-
-
-@functools.cache
-def template() -> go.layout.Template:
-    """The package's clean template: white background, light grid, compact margins.
-
-    Deliberately small (layout only) because every figure carries a copy of its template and
-    building a figure copies it: the full ``plotly_white`` costs ~15-30 ms per figure.
-    """
-    return go.layout.Template(
-        layout={
-            "font": {"family": "Inter, Segoe UI, Helvetica, Arial, sans-serif", "size": 13},
-            "title": {"x": 0.01, "xanchor": "left", "font": {"size": 16}},
-            "paper_bgcolor": "white",
-            "plot_bgcolor": "white",
-            "colorway": ["#2563eb", "#f59e0b", "#16a34a", "#dc2626", "#7c3aed", "#0891b2"],
-            "margin": {"l": 60, "r": 24, "t": 56, "b": 48},
-            "hovermode": "closest",
-            "hoverlabel": {"align": "left"},
-            "legend": {
-                "orientation": "h",
-                "yanchor": "bottom",
-                "y": 1.0,
-                "xanchor": "right",
-                "x": 1.0,
-            },
-            "xaxis": _AXIS,
-            "yaxis": _AXIS,
-            "scene": {"xaxis": _SCENE_AXIS, "yaxis": _SCENE_AXIS, "zaxis": _SCENE_AXIS},
-        }
-    )
+# The templates live in :mod:`hpo_widget.plots.theme`; ``template()`` is the light one.
 
 
 def new_figure(
@@ -113,6 +68,7 @@ def new_figure(
     *,
     xtitle: str = "",
     ytitle: str = "",
+    theme: str = "light",
     **layout: Any,
 ) -> go.Figure:
     """A figure in the package's look whose ``layout.meta`` tells an updater what it shows.
@@ -120,15 +76,16 @@ def new_figure(
     Builders give every trace a stable ``uid`` ``"<kind>-<part>"``, present even when empty, so
     an updater can patch traces in place; uids use only ``[A-Za-z0-9_-]`` because plotly.js
     builds CSS selectors from them (a ``:`` broke the parallel-coordinates colorbar).
+    ``theme`` picks the template (:mod:`hpo_widget.plots.theme`); ``layout.meta`` says which.
     """
     return go.Figure(
         data=list(traces),
         layout={
-            "template": template(),
+            "template": template(theme),
             "title": {"text": title},
             "xaxis": {"title": {"text": xtitle}},
             "yaxis": {"title": {"text": ytitle}},
-            "meta": {"kind": kind, "empty": False},
+            "meta": {"kind": kind, "empty": False, "theme": theme},
             **layout,
         },
     )
@@ -144,7 +101,7 @@ def mark_empty(fig: go.Figure, message: str) -> go.Figure:
         x=0.5,
         y=0.5,
         showarrow=False,
-        font={"size": 15, "color": "#6b7280"},
+        font={"size": 15},  # colour from the theme's annotation defaults
     )
     fig.layout.meta = {**(fig.layout.meta or {}), "empty": True}
     return fig

@@ -142,7 +142,7 @@ def history_data(
     return HistoryData(dname, target_name, numbers, states, values, feasible, best)
 
 
-def history_figure(data: HistoryData) -> go.Figure:
+def history_figure(data: HistoryData, *, theme: str = "light") -> go.Figure:
     """Objective value per COMPLETE trial plus the best-so-far step line.
 
     Traces: ``history-values`` (feasible), ``history-infeasible``, ``history-best``.
@@ -194,7 +194,7 @@ def history_figure(data: HistoryData) -> go.Figure:
             hovertemplate="Trial %{x}<br>Best %{y:.6g}<extra></extra>",
         ),
     ]
-    fig = new_figure(NAME, TITLE, traces, xtitle="Trial", ytitle=data.target_name)
+    fig = new_figure(NAME, TITLE, traces, xtitle="Trial", ytitle=data.target_name, theme=theme)
     if not (x_ok or x_bad):
         mark_empty(fig, EMPTY_MESSAGE)
     return fig

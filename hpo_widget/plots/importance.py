@@ -177,7 +177,7 @@ def importance_data(
     )
 
 
-def importance_figure(data: ImportanceData) -> go.Figure:
+def importance_figure(data: ImportanceData, *, theme: str = "light") -> go.Figure:
     """Horizontal bars, most important parameter on top. Trace: ``importance-bars``."""
     params = list(reversed(data.params))
     values = list(reversed(data.importances))
@@ -197,7 +197,9 @@ def importance_figure(data: ImportanceData) -> go.Figure:
             hovertemplate="%{y}: %{x:.3f}<extra></extra>",
         )
     ]
-    fig = new_figure(NAME, TITLE, traces, xtitle=xtitle, ytitle="Parameter", showlegend=False)
+    fig = new_figure(
+        NAME, TITLE, traces, xtitle=xtitle, ytitle="Parameter", showlegend=False, theme=theme
+    )
     fig.update_xaxes(rangemode="tozero")
     if data.is_empty:
         mark_empty(fig, data.message or EMPTY_MESSAGE)

@@ -71,7 +71,9 @@ def intermediate_data(trials: Sequence[FrozenTrial]) -> IntermediateData:
     return IntermediateData(numbers, states, steps, values)
 
 
-def intermediate_figure(data: IntermediateData, *, target_name: str = "Value") -> go.Figure:
+def intermediate_figure(
+    data: IntermediateData, *, target_name: str = "Value", theme: str = "light"
+) -> go.Figure:
     """Learning curves, one trace per state (``intermediate-<STATE>``), trials split by gaps.
 
     One trace per state rather than per trial keeps 10k curves cheap to draw and to patch.
@@ -112,7 +114,7 @@ def intermediate_figure(data: IntermediateData, *, target_name: str = "Value") -
         )
         for state, (xs, ys, cs) in groups.items()
     ]
-    fig = new_figure(NAME, TITLE, traces, xtitle="Step", ytitle=target_name)
+    fig = new_figure(NAME, TITLE, traces, xtitle="Step", ytitle=target_name, theme=theme)
     if data.is_empty:
         mark_empty(fig, EMPTY_INTERMEDIATE)
     return fig

@@ -9,24 +9,17 @@ from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from ._common import (
     EMPTY_MESSAGE,
     Direction,
-    default_target_name,
-    direction_names,
     floats,
     mark_empty,
     new_figure,
     truncate,
 )
+from ._params import param_columns, param_kinds, target_rows
 
 __all__ = [
     "NAME",
@@ -41,14 +34,6 @@ NAME = "parallel_coordinates"
 TITLE = "Parallel coordinates"
 
 _MISSING_LABEL = "(inactive)"
-
-
-class _Missing:
-    def __repr__(self) -> str:
-        return "<missing>"
-
-
-_MISSING: Any = _Missing()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,16 +72,6 @@ class ParallelCoordinatesData:
         return not self.numbers
 
 
-def _axis_kind(dist: BaseDistribution) -> str:
-    if isinstance(dist, CategoricalDistribution):
-        return "categorical"
-    if isinstance(dist, (FloatDistribution, IntDistribution)):
-        if dist.log:
-            return "log"
-        return "int" if isinstance(dist, IntDistribution) else "float"
-    return "float"
-
-
 def _log_ticks(values: Iterable[float | None]) -> tuple[list[float], list[str]]:
     present = [v for v in values if v is not None]
     if not present:
@@ -108,35 +83,6 @@ def _log_ticks(values: Iterable[float | None]) -> tuple[list[float], list[str]]:
     if hi - ticks[-1] > 1e-9:
         ticks.append(hi)
     return ticks, [f"{10.0**v:.3g}" for v in ticks]
-
-
-def _categorical_axis(
-    name: str, raw: list[Any], dist_dicts: list[dict[str, BaseDistribution]]
-) -> tuple[list[float | None], list[float], list[str]]:
-    """Choice indices, with ticks: the union of the distributions' choices in their order, then
-    any value outside them. Keys include the type so that True and 1 stay distinct."""
-    index: dict[tuple[type, Any], int] = {}
-    labels: list[str] = []
-    seen_choices: set[tuple[Any, ...]] = set()
-    for dd in dist_dicts:
-        d = dd.get(name)
-        if type(d) is CategoricalDistribution and d.choices not in seen_choices:
-            seen_choices.add(d.choices)
-            for c in d.choices:
-                if (type(c), c) not in index:
-                    index[(type(c), c)] = len(labels)
-                    labels.append(str(c))
-    values: list[float | None] = []
-    for v in raw:
-        if v is _MISSING:
-            values.append(None)
-            continue
-        i = index.get((type(v), v))
-        if i is None:
-            i = index[(type(v), v)] = len(labels)
-            labels.append(str(v))
-        values.append(float(i))
-    return values, [float(i) for i in range(len(labels))], labels
 
 
 def parallel_coordinates_data(
@@ -153,57 +99,26 @@ def parallel_coordinates_data(
     sorted by name. Categorical choices keep their distribution's order; log-scaled parameters
     are transformed with ``log10`` and get decade ticks.
     """
-    dirs = direction_names(direction)
-    dname = dirs[target_index] if target_index < len(dirs) else "minimize"
-    if target_name is None:
-        target_name = default_target_name(len(dirs), target_index)
-
-    rows: list[FrozenTrial] = []
-    objective: list[float] = []
-    for t in trials:  # Order does not matter for parallel coordinates.
-        if t.state != TrialState.COMPLETE:
-            continue
-        vals = t.values
-        if vals is None or len(vals) <= target_index:
-            continue
-        v = float(vals[target_index])
-        if math.isfinite(v):
-            rows.append(t)
-            objective.append(v)
-
-    # Optuna refuses a different distribution kind for an existing parameter name, so the
-    # first distribution seen decides an axis's kind; identical key sets are skipped.
-    param_dicts = [t.params for t in rows]
-    dist_dicts = [t.distributions for t in rows]
-    kinds: dict[str, str] = {}
-    seen_keys: set[tuple[str, ...]] = set()
-    for dd in dist_dicts:
-        keys = tuple(dd)
-        if keys in seen_keys:
-            continue
-        seen_keys.add(keys)
-        for name, dist in dd.items():
-            if name not in kinds:
-                kinds[name] = _axis_kind(dist)
+    target = target_rows(
+        trials, direction, target_index=target_index, target_name=target_name
+    )  # order does not matter for parallel coordinates
+    kinds = param_kinds(target.rows)
     names = [p for p in params if p in kinds] if params is not None else sorted(kinds)
-
     axes: list[ParamAxis] = []
-    for name in names:
-        kind = kinds[name]
-        raw = [pd.get(name, _MISSING) for pd in param_dicts]
-        values: list[float | None]
+    for col in param_columns(target.rows, names, kinds):
+        values = col.values
         tickvals: list[float] = []
-        ticktext: list[str] = []
-        if kind == "categorical":
-            values, tickvals, ticktext = _categorical_axis(name, raw, dist_dicts)
-        elif kind == "log":
+        ticktext: list[str] = col.labels
+        if col.kind == "categorical":
+            tickvals = [float(i) for i in range(len(col.labels))]
+        elif col.kind == "log":
             log10 = math.log10
-            values = [log10(v) if isinstance(v, (float, int)) and v > 0 else None for v in raw]
+            values = [None if v is None else log10(v) for v in values]
             tickvals, ticktext = _log_ticks(values)
-        else:
-            values = [float(v) if isinstance(v, (float, int)) else None for v in raw]
-        axes.append(ParamAxis(name, kind, values, tickvals, ticktext))
-    return ParallelCoordinatesData(dname, target_name, [t.number for t in rows], objective, axes)
+        axes.append(ParamAxis(col.name, col.kind, values, tickvals, ticktext))
+    return ParallelCoordinatesData(
+        target.direction, target.target_name, target.numbers, target.values, axes
+    )
 
 
 def _linear_ticks(lo: float, hi: float, n: int = 5) -> list[float]:
@@ -221,7 +136,7 @@ def _dimension(
     ticktext: Sequence[str] = (),
 ) -> dict[str, Any]:
     present = [v for v in values if v is not None]
-    dim: dict[str, Any] = {"label": truncate(label)}
+    dim: dict[str, Any] = {"label": label}
     if not present:
         dim.update(values=np.zeros(len(values)), range=[0.0, 1.0])
         return dim
@@ -251,15 +166,68 @@ def _dimension(
     return dim
 
 
-def parallel_coordinates_figure(data: ParallelCoordinatesData) -> go.Figure:
+#: From this many axes on, titles are tilted and shortened: at 360 px each in a 1,200 px panel
+#: ten straight titles overlapped (the issue that asked for this).
+CROWDED_AXES = 7
+#: From this many axes on, the figure is given a width (``AXIS_PX`` per axis) instead of
+#: squeezing into its container; the view scrolls sideways rather than overlapping titles.
+WIDE_AXES = 10
+AXIS_PX = 96
+_FOOTNOTE_CHARS = 110
+
+
+def shorten(label: str, n: int) -> str:
+    """``label`` cut to ``n`` characters in the middle: the end of a name ("...max_depth") is
+    what tells "RandomForest__max_depth" from "RandomForest__min_samples"."""
+    if len(label) <= n:
+        return label
+    head = max(1, n // 3)
+    tail = n - head - 1
+    return label[:head] + "\u2026" + label[len(label) - tail :]
+
+
+def _labels(full: list[str], crowded: bool) -> list[str]:
+    if not crowded:
+        return [truncate(label) for label in full]
+    short = [shorten(label, 18) for label in full]
+    # Two names shortened alike say nothing: keep those whole.
+    clash = {s for s in short if short.count(s) > 1}
+    return [f if s in clash and s != f else s for s, f in zip(short, full, strict=True)]
+
+
+def _footnote(pairs: list[tuple[str, str]]) -> list[str]:
+    """``short = full`` entries for the shortened titles, wrapped into lines."""
+    lines: list[str] = []
+    line = "Shortened axes: "
+    for short, full in pairs:
+        entry = f"{short} = {full}"
+        if len(line) + len(entry) > _FOOTNOTE_CHARS and line.strip():
+            lines.append(line.rstrip("; "))
+            line = ""
+        line += entry + "; "
+    lines.append(line.rstrip("; "))
+    return lines
+
+
+def parallel_coordinates_figure(
+    data: ParallelCoordinatesData, *, theme: str = "light"
+) -> go.Figure:
     """Objective plus one axis per parameter, lines coloured by the objective.
 
     Trace: ``parallel_coordinates-lines``. Log parameters show decade ticks, categorical ones
     their choices, inactive conditional parameters a ``(inactive)`` tick below the range.
+
+    Readable with many parameters: from :data:`CROWDED_AXES` axes the titles are tilted and
+    shortened in the middle, with the full names in a footnote and in ``layout.meta
+    ["axis_names"]`` (parcoords has no hover on titles); from :data:`WIDE_AXES` the width
+    follows the number of axes.
     """
-    dims = [_dimension(data.target_name, data.objective)]
-    for axis in data.axes:
-        label = axis.name + (" (log)" if axis.kind == "log" else "")
+    full = [data.target_name] + [a.name + (" (log)" if a.kind == "log" else "") for a in data.axes]
+    n_dims = len(full)
+    crowded = n_dims >= CROWDED_AXES
+    labels = _labels(full, crowded)
+    dims = [_dimension(labels[0], data.objective)]
+    for axis, label in zip(data.axes, labels[1:], strict=True):
         dims.append(_dimension(label, axis.values, tickvals=axis.tickvals, ticktext=axis.ticktext))
     trace = go.Parcoords(
         uid="parallel_coordinates-lines",
@@ -272,10 +240,34 @@ def parallel_coordinates_figure(data: ParallelCoordinatesData) -> go.Figure:
             "showscale": not data.is_empty,
             "colorbar": {"title": {"text": truncate(data.target_name, 16)}},
         },
-        labelangle=-20,
+        labelangle=-35 if crowded else -20,
     )
+    shortened = [(s, f) for s, f in zip(labels, full, strict=True) if s != f]
+    notes = _footnote(shortened) if shortened and not data.is_empty else []
     # The colorbar lives in the right margin; leave it room so it does not cover the last axis.
-    fig = new_figure(NAME, TITLE, [trace], margin={"l": 70, "r": 130, "t": 96, "b": 40})
+    margin = {"l": 70, "r": 130, "t": 136 if crowded else 96, "b": 40 + 18 * len(notes)}
+    sizing: dict[str, Any] = {}
+    if crowded:
+        sizing["height"] = 500 + 18 * len(notes)
+    if n_dims >= WIDE_AXES:
+        sizing["width"] = margin["l"] + margin["r"] + AXIS_PX * n_dims
+    fig = new_figure(NAME, TITLE, [trace], theme=theme, margin=margin, **sizing)
+    fig.layout.meta = {**fig.layout.meta, "axis_names": full}
+    if notes:
+        fig.add_annotation(
+            name="axis-names",
+            text="<br>".join(notes),
+            xref="paper",
+            yref="paper",
+            x=0.0,
+            y=0.0,
+            xanchor="left",
+            yanchor="top",
+            yshift=-24,
+            align="left",
+            showarrow=False,
+            font={"size": 11},
+        )
     if data.is_empty:
         mark_empty(fig, EMPTY_MESSAGE)
     return fig

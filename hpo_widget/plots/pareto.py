@@ -103,7 +103,9 @@ def pareto_data(
     )
 
 
-def pareto_figure(data: ParetoData, *, axes: Sequence[int] | None = None) -> go.Figure:
+def pareto_figure(
+    data: ParetoData, *, axes: Sequence[int] | None = None, theme: str = "light"
+) -> go.Figure:
     """Pareto front (``pareto-front``), dominated (``pareto-dominated``) and infeasible
     (``pareto-infeasible``) trials; 3-D for three objectives, else 2-D over ``axes``
     (default the first two objectives).
@@ -160,12 +162,14 @@ def pareto_figure(data: ParetoData, *, axes: Sequence[int] | None = None) -> go.
             axis: {"title": {"text": label(i)}}
             for axis, i in zip(("xaxis", "yaxis", "zaxis"), axes, strict=True)
         }
-        fig = new_figure(NAME, TITLE, traces, scene=scene)
+        fig = new_figure(NAME, TITLE, traces, scene=scene, theme=theme)
     elif len(axes) == 2:
-        fig = new_figure(NAME, TITLE, traces, xtitle=label(axes[0]), ytitle=label(axes[1]))
+        fig = new_figure(
+            NAME, TITLE, traces, xtitle=label(axes[0]), ytitle=label(axes[1]), theme=theme
+        )
     else:
         ytitle = label(axes[0]) if axes else ""
-        fig = new_figure(NAME, TITLE, traces, xtitle="Trial", ytitle=ytitle)
+        fig = new_figure(NAME, TITLE, traces, xtitle="Trial", ytitle=ytitle, theme=theme)
     if data.is_empty:
         mark_empty(fig, EMPTY_MESSAGE)
     return fig

@@ -7,13 +7,19 @@ trials to data to a Plotly figure; consumers loop over :data:`FIGURES`.  Adding 
 module (its dataclass, ``*_data`` and ``*_figure``) plus one entry below.
 
 Order matters: it is the order of tabs and report sections.  The Pareto front comes first
-because, where it applies, it is the figure to look at first.
+because, where it applies, it is the figure to look at first; the importances come before the
+slice, contour and rank plots because those draw the most important parameters first and
+:func:`build_figures` hands them the importances it has just computed.
+
+Two choices a view makes apply to every kind: the objective of a multi-objective study
+(:attr:`FigureOptions.objective`, for the kinds marked ``per_objective``) and the theme
+(``theme="light" | "dark"``, see :mod:`hpo_widget.plots.theme`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any, Generic, Literal, TypeVar, get_args
 
@@ -21,8 +27,21 @@ import plotly.graph_objects as go
 from optuna.study import Study
 from optuna.trial import FrozenTrial
 
-from . import history, importance, intermediate, parallel_coordinates, pareto, timeline, workers
+from . import (
+    contour,
+    edf,
+    history,
+    importance,
+    intermediate,
+    parallel_coordinates,
+    pareto,
+    rank,
+    timeline,
+    workers,
+)
+from . import slice as slice_
 from ._common import Direction
+from .theme import check_theme
 
 __all__ = [
     "FIGURES",
@@ -34,6 +53,7 @@ __all__ = [
     "figure_kind",
     "figures_for_study",
     "kinds_for",
+    "resolve_objective",
 ]
 
 #: What a figure needs to be worth showing.  The objective needs decide whether a view offers
@@ -55,14 +75,66 @@ class FigureOptions:
     default_worker: str = "unknown"
     #: POSIX time at which RUNNING trials end on the timeline; ``None`` means now.
     now: float | None = None
+    #: The objective that ``per_objective`` kinds show in a multi-objective study: its index,
+    #: or its name in ``metric_names``.  ``None``: objective 0, except for the importances,
+    #: which then explain reaching the Pareto front.
+    objective: int | str | None = None
+    #: Parameters most important first (e.g. ``ImportanceData.params``): the slice, contour and
+    #: rank plots draw those first.  :func:`build_figures` fills it from the importances it
+    #: computes; empty means suggestion order.
+    param_order: tuple[str, ...] = ()
+
+    def objective_index(self, n_objectives: int) -> int | None:
+        """:attr:`objective` as an index (``None`` stays ``None``); see :func:`resolve_objective`."""
+        return resolve_objective(self.objective, n_objectives, self.metric_names)
+
+    def target_label(self, index: int | None, n_objectives: int) -> str | None:
+        """The axis label for objective ``index``: its metric name, else ``None`` (the data
+        function's default, "Objective value" / "Objective <i>")."""
+        i = 0 if index is None else index
+        if i < len(self.metric_names):
+            return self.metric_names[i]
+        return None
 
     @property
     def target_name(self) -> str | None:
-        return self.metric_names[0] if self.metric_names else None
+        """Label of the selected objective (objective 0 by default), if the study names it."""
+        n = max(len(self.metric_names), 1)
+        try:
+            return self.target_label(self.objective_index(n), n)
+        except ValueError:
+            return None
+
+
+def resolve_objective(
+    objective: int | str | None, n_objectives: int, metric_names: Sequence[str] = ()
+) -> int | None:
+    """An objective given by index or by metric name, as an index checked against the study.
+
+    A string of digits that is not a metric name is read as an index, so a query parameter
+    (``?objective=1``) can be passed as it comes.  The errors name the valid choices.
+    """
+    if objective is None:
+        return None
+    if isinstance(objective, str):
+        names = list(metric_names)
+        if objective in names:
+            return names.index(objective)
+        if not objective.strip().isdigit():
+            choices = ", ".join(names) if names else f"an index below {n_objectives}"
+            raise ValueError(f"unknown objective {objective!r}; choose {choices}")
+        objective = int(objective)
+    if isinstance(objective, bool) or not 0 <= objective < max(n_objectives, 1):
+        raise ValueError(f"objective {objective!r} out of range for {n_objectives} objective(s)")
+    return int(objective)
 
 
 #: ``(trials, directions, options) -> data``: the common signature of every kind's extraction.
 DataFunction = Callable[[Sequence[FrozenTrial], Sequence[Direction], FigureOptions], D]
+
+
+#: ``(data, *, theme) -> Figure``: every kind's Plotly builder.
+FigureFunction = Callable[..., go.Figure]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +144,7 @@ class FigureKind(Generic[D]):
     Kinds whose ``data`` is the same function share one extraction (see :func:`build_figures`).
     A ``slow`` kind's data takes seconds; live views compute it off the main thread and show
     ``placeholder(message)`` (empty data carrying the message) until it is ready.
+    ``figure`` takes the data and a keyword ``theme`` ("light" or "dark").
     """
 
     name: str
@@ -79,13 +152,22 @@ class FigureKind(Generic[D]):
     #: Short label for a tab or a menu.
     label: str
     data: DataFunction[D]
-    figure: Callable[[D], go.Figure]
+    figure: FigureFunction
     needs: frozenset[Need] = frozenset()
     #: In a summary (report, :func:`figures_for_study`) this kind is left out when the named
     #: kind applies: the Pareto front replaces the history of objective 0.
     superseded_by: str | None = None
     slow: bool = False
     placeholder: Callable[[str], D] | None = None
+    #: Follows :attr:`FigureOptions.objective`: a view of a multi-objective study offers an
+    #: objective selector while this kind is shown.
+    per_objective: bool = False
+    #: Draws parameters in :attr:`FigureOptions.param_order`: a view that has importances
+    #: should pass them (a live view computes them in the background for this kind).
+    wants_param_order: bool = False
+    #: This kind's data ranks the parameters (most important first); :func:`build_figures`
+    #: passes that order to the kinds after it.
+    ranks_params: Callable[[D], Sequence[str]] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - _NEEDS
@@ -107,27 +189,41 @@ class FigureKind(Generic[D]):
             return any(t.intermediate_values for t in trials)
         return True
 
+    def render(self, data: D, theme: str = "light") -> go.Figure:
+        """The Plotly figure for already extracted ``data``."""
+        return self.figure(data, theme=check_theme(theme))
+
     def build(
         self,
         trials: Sequence[FrozenTrial],
         directions: Sequence[Direction],
         options: FigureOptions | None = None,
+        *,
+        theme: str = "light",
     ) -> go.Figure:
         """The figure for ``trials``, computed now (slow kinds included)."""
-        return self.figure(self.data(trials, directions, options or FigureOptions()))
+        return self.render(self.data(trials, directions, options or FigureOptions()), theme)
 
-    def placeholder_figure(self, message: str) -> go.Figure:
+    def placeholder_figure(self, message: str, theme: str = "light") -> go.Figure:
         """The figure's empty state saying ``message`` (for a slow kind not computed yet)."""
         if self.placeholder is None:
             raise ValueError(f"{self.name} has no placeholder (it is not slow)")
-        return self.figure(self.placeholder(message))
+        return self.render(self.placeholder(message), theme)
 
 
 # -- the adapters: each kind's data function in the common signature ----------------------------
+def _target(options: FigureOptions, directions: Sequence[Direction]) -> tuple[int, str | None]:
+    """The objective index (0 by default) and its label, for the single-target kinds."""
+    n = len(directions)
+    index = options.objective_index(n) or 0
+    return index, options.target_label(index, n)
+
+
 def _history(
     trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
 ) -> history.HistoryData:
-    return history.history_data(trials, directions, target_name=options.target_name)
+    index, name = _target(options, directions)
+    return history.history_data(trials, directions, target_index=index, target_name=name)
 
 
 def _pareto(
@@ -140,19 +236,63 @@ def _pareto(
 def _importance(
     trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
 ) -> importance.ImportanceData:
-    return importance.importance_data(trials, directions)
+    n = len(directions)
+    index = options.objective_index(n)
+    name = options.target_label(index, n) if index is not None else None
+    if n <= 1:
+        index, name = None, None  # one objective: the default labels are right
+    return importance.importance_data(trials, directions, target_index=index, target_name=name)
 
 
 def _importance_placeholder(message: str) -> importance.ImportanceData:
     return importance.ImportanceData(message=message)
 
 
+def _importance_order(data: importance.ImportanceData) -> Sequence[str]:
+    return data.params
+
+
 def _parallel_coordinates(
     trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
 ) -> parallel_coordinates.ParallelCoordinatesData:
+    index, name = _target(options, directions)
     return parallel_coordinates.parallel_coordinates_data(
-        trials, direction=directions, target_name=options.target_name
+        trials, direction=directions, target_index=index, target_name=name
     )
+
+
+def _slice(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+) -> slice_.SliceData:
+    index, name = _target(options, directions)
+    return slice_.slice_data(
+        trials, directions, target_index=index, target_name=name, param_order=options.param_order
+    )
+
+
+def _contour(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+) -> contour.ContourData:
+    index, name = _target(options, directions)
+    return contour.contour_data(
+        trials, directions, target_index=index, target_name=name, param_order=options.param_order
+    )
+
+
+def _rank(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+) -> rank.RankData:
+    index, name = _target(options, directions)
+    return rank.rank_data(
+        trials, directions, target_index=index, target_name=name, param_order=options.param_order
+    )
+
+
+def _edf(
+    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+) -> edf.EdfData:
+    index, name = _target(options, directions)
+    return edf.edf_data(trials, directions, target_index=index, target_name=name)
 
 
 def _intermediate(
@@ -194,6 +334,7 @@ FIGURES: Mapping[str, FigureKind[Any]] = _registry(
         _history,
         history.history_figure,
         superseded_by=pareto.NAME,
+        per_objective=True,
     ),
     FigureKind(
         importance.NAME,
@@ -203,6 +344,8 @@ FIGURES: Mapping[str, FigureKind[Any]] = _registry(
         importance.importance_figure,
         slow=True,
         placeholder=_importance_placeholder,
+        per_objective=True,
+        ranks_params=_importance_order,
     ),
     FigureKind(
         parallel_coordinates.NAME,
@@ -210,7 +353,36 @@ FIGURES: Mapping[str, FigureKind[Any]] = _registry(
         "Parallel coordinates",
         _parallel_coordinates,
         parallel_coordinates.parallel_coordinates_figure,
+        per_objective=True,
     ),
+    FigureKind(
+        slice_.NAME,
+        slice_.TITLE,
+        "Slice",
+        _slice,
+        slice_.slice_figure,
+        per_objective=True,
+        wants_param_order=True,
+    ),
+    FigureKind(
+        contour.NAME,
+        contour.TITLE,
+        "Contour",
+        _contour,
+        contour.contour_figure,
+        per_objective=True,
+        wants_param_order=True,
+    ),
+    FigureKind(
+        rank.NAME,
+        rank.TITLE,
+        "Rank",
+        _rank,
+        rank.rank_figure,
+        per_objective=True,
+        wants_param_order=True,
+    ),
+    FigureKind(edf.NAME, edf.TITLE, "EDF", _edf, edf.edf_figure, per_objective=True),
     FigureKind(
         intermediate.NAME,
         intermediate.TITLE,
@@ -255,24 +427,31 @@ def build_figures(
     *,
     kinds: Iterable[FigureKind[Any]] | None = None,
     compute_slow: bool = True,
+    theme: str = "light",
 ) -> dict[str, go.Figure]:
     """Figures for ``kinds`` (default: :func:`kinds_for` ``directions``), keyed by name.
 
     Each data function runs once however many kinds share it.  With ``compute_slow=False``
-    slow kinds show their placeholder instead of being computed.
+    slow kinds show their placeholder instead of being computed.  A kind that ranks parameters
+    (the importances) passes its order to the kinds after it, unless ``options`` has one.
     """
     options = options or FigureOptions()
+    theme = check_theme(theme)
     if kinds is None:
         kinds = kinds_for(directions)
     extracted: dict[Callable[..., Any], Any] = {}
     figs: dict[str, go.Figure] = {}
     for kind in kinds:
         if kind.slow and not compute_slow:
-            figs[kind.name] = kind.placeholder_figure(f"{kind.title} not computed.")
+            figs[kind.name] = kind.placeholder_figure(f"{kind.title} not computed.", theme)
             continue
         if kind.data not in extracted:
             extracted[kind.data] = kind.data(trials, directions, options)
-        figs[kind.name] = kind.figure(extracted[kind.data])
+            if kind.ranks_params is not None and not options.param_order:
+                order = tuple(kind.ranks_params(extracted[kind.data]))
+                if order:
+                    options = replace(options, param_order=order)
+        figs[kind.name] = kind.render(extracted[kind.data], theme)
     return figs
 
 
@@ -282,19 +461,29 @@ def figures_for_study(
     default_worker: str = "unknown",
     now: float | None = None,
     importance: bool = True,
+    objective: int | str | None = None,
+    theme: str = "light",
 ) -> dict[str, go.Figure]:
     """All figures for ``study`` at once, keyed like :data:`TITLES`.
 
     Single-objective studies get ``"history"``, multi-objective ones ``"pareto"`` instead. Every
     other key is always present (possibly in its empty state). ``importance=False`` skips the
-    slow kinds (importances) and returns their empty figure.
+    slow kinds (importances) and returns their empty figure; the slice, contour and rank plots
+    then use the parameters in suggestion order.  ``objective`` (index or metric name) picks
+    what the per-objective kinds show in a multi-objective study.
+
+    Example::
+
+        figs = figures_for_study(study, objective="loss", theme="dark")
+        figs["contour"].show()
     """
     directions = list(study.directions)
-    options = FigureOptions(tuple(study.metric_names or ()), default_worker, now)
+    options = FigureOptions(tuple(study.metric_names or ()), default_worker, now, objective)
     return build_figures(
         study.get_trials(deepcopy=False),
         directions,
         options,
         kinds=kinds_for(directions, summary=True),
         compute_slow=importance,
+        theme=theme,
     )

@@ -132,8 +132,10 @@ def report_html(study: Study, *, title: str | None = None, default_worker: str =
     config = {"displaylogo": False, "responsive": True}
     for kind in kinds:
         fig = figs[kind.name]
-        # The section heading carries the title; drop the duplicate inside the plot.
-        fig.update_layout(title_text="")
+        # The section heading carries the title (and the subtitle, e.g. which parameters a
+        # contour plot pairs); drop the duplicates inside the plot.
+        subtitle = fig.layout.title.subtitle.text
+        fig.update_layout(title_text="", title_subtitle_text="")
         if fig.layout.margin.t is None:  # the template's room for the title; a figure's own
             fig.update_layout(margin_t=40)  # margin (tilted axis labels) stays
         div = fig.to_html(
@@ -144,6 +146,8 @@ def report_html(study: Study, *, title: str | None = None, default_worker: str =
             div_id=f"hpo-{kind.name}",
         )
         parts.append(f'<section id="{kind.name}"><h2>{_e(kind.title)}</h2>')
+        if subtitle:
+            parts.append(f'<p class="meta">{_e(subtitle)}</p>')
         parts.append(f'<div class="card">{div}</div></section>')
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -161,8 +165,9 @@ def write_report(
     The file holds a summary (study name, directions, trial counts by state, best trial or
     Pareto-optimal trials with their parameters) and the figures of
     :func:`~hpo_widget.plots.figures_for_study` (every registered figure the study can show:
-    history or Pareto front, importances, parallel coordinates, intermediate values when
-    reported, timeline and trials per worker).
+    history or Pareto front, importances, parallel coordinates, slice, contour and rank plots
+    of the most important parameters, EDF, intermediate values when reported, timeline and
+    trials per worker).
     plotly.js is inlined once, so the file opens offline; user strings are HTML-escaped.
     """
     out = Path(path)

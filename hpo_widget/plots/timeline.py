@@ -165,7 +165,9 @@ def timeline_data(
     )
 
 
-def timeline_figure(data: TimelineData, *, min_bar: float | None = None) -> go.Figure:
+def timeline_figure(
+    data: TimelineData, *, min_bar: float | None = None, theme: str = "light"
+) -> go.Figure:
     """Gantt-like bars per worker coloured by state, one trace per state (``timeline-<STATE>``).
 
     x is seconds since the first trial started. y is the worker's row, the index into
@@ -219,6 +221,7 @@ def timeline_figure(data: TimelineData, *, min_bar: float | None = None) -> go.F
         ytitle="Worker",
         barmode="overlay",
         height=worker_rows_height(len(data.workers)),
+        theme=theme,
     )
     fig.update_yaxes(
         tickmode="array",

@@ -17,7 +17,7 @@ NAME = "worker_counts"
 TITLE = "Trials per worker"
 
 
-def worker_counts_figure(data: TimelineData) -> go.Figure:
+def worker_counts_figure(data: TimelineData, *, theme: str = "light") -> go.Figure:
     """Stacked horizontal bars: trials per worker and state (``worker_counts-<STATE>``)."""
     workers = list(data.workers)
     traces = []
@@ -44,6 +44,7 @@ def worker_counts_figure(data: TimelineData) -> go.Figure:
         barmode="stack",
         legend={"traceorder": "normal"},  # plotly reverses stacked bars' legend by default
         height=worker_rows_height(len(workers)),
+        theme=theme,
     )
     fig.update_yaxes(
         type="category", categoryorder="array", categoryarray=workers, autorange="reversed"

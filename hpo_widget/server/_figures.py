@@ -9,7 +9,8 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from .. import _optuna_compat as compat
-from ..plots.registry import FIGURES, FigureOptions, build_figures, kinds_for
+from ..plots.registry import FIGURES, FigureOptions, build_figures, kinds_for, resolve_objective
+from ..plots.theme import check_theme
 from ._protocol import FigureKindInfo
 from ._registry import StorageEntry
 from ._summaries import load_study
@@ -19,16 +20,30 @@ __all__ = ["figure_infos", "figures_json"]
 
 def figure_infos(directions: Sequence[StudyDirection]) -> list[FigureKindInfo]:
     return [
-        {"name": k.name, "title": k.title, "label": k.label, "slow": k.slow}
+        {
+            "name": k.name,
+            "title": k.title,
+            "label": k.label,
+            "slow": k.slow,
+            "per_objective": k.per_objective,
+        }
         for k in kinds_for(list(directions))
     ]
 
 
 def figures_json(
-    entry: StorageEntry, name: str, kinds: Sequence[str], token: Any
+    entry: StorageEntry,
+    name: str,
+    kinds: Sequence[str],
+    token: Any,
+    *,
+    objective: int | str | None = None,
+    theme: str = "light",
 ) -> tuple[dict[str, str], dict[str, str]]:
     """({kind: Plotly figure JSON text}, {kind: why skipped}), each figure cached for
-    ``token`` (the text is spliced into the response as is, never parsed again)."""
+    ``token``, ``objective`` and ``theme`` (the text is spliced into the response as is,
+    never parsed again).  ``objective`` (index or metric name) is what the per-objective kinds
+    show in a multi-objective study; an unknown one is a ``ValueError`` naming the choices."""
     import plotly.io as pio
 
     unknown = [k for k in kinds if k not in FIGURES]
@@ -40,8 +55,11 @@ def figures_json(
         study = load_study(entry, name)
         directions = list(study.directions)
         applicable = {k.name for k in kinds_for(directions)}
-        cache: dict[tuple[int, str], tuple[Any, str]] = entry.cache.setdefault("figures", {})
+        cache: dict[tuple[Any, ...], tuple[Any, str]] = entry.cache.setdefault("figures", {})
         sid = compat.study_id(study)
+        metric_names = tuple(study.metric_names or ())
+        index = resolve_objective(objective, len(directions), metric_names)
+        check_theme(theme)
         out: dict[str, str] = {}
         skipped: dict[str, str] = {}
         todo = []
@@ -50,17 +68,17 @@ def figures_json(
                 n = len(directions)
                 skipped[kind] = f"{kind} does not apply to a study with {n} objective(s)"
                 continue
-            held = cache.get((sid, kind))
+            held = cache.get((sid, kind, index, theme))
             if held is not None and held[0] == token:
                 out[kind] = held[1]
             else:
                 todo.append(FIGURES[kind])
         if todo:
-            options = FigureOptions(tuple(study.metric_names or ()), "unknown", None)
+            options = FigureOptions(metric_names, "unknown", None, index)
             trials = [t for t in study.get_trials(deepcopy=False) if t.state != TrialState.WAITING]
-            built = build_figures(trials, directions, options, kinds=todo)
+            built = build_figures(trials, directions, options, kinds=todo, theme=theme)
             for kind_name, fig in built.items():
                 text = pio.to_json(fig, validate=False, remove_uids=True)
-                cache[(sid, kind_name)] = (token, text)
+                cache[(sid, kind_name, index, theme)] = (token, text)
                 out[kind_name] = text
         return {k: out[k] for k in kinds if k in out}, skipped

@@ -108,6 +108,8 @@ class FigureKindInfo(TypedDict):
     label: str
     #: Takes seconds to compute (importances): fetch it apart from the others.
     slow: bool
+    #: Shows one objective of a multi-objective study (``?objective=`` picks which).
+    per_objective: bool
 
 
 class StudyDetail(TypedDict):

@@ -19,6 +19,12 @@ from .handlers import API_PREFIX, ServerState, routes
 __all__ = ["HpoWidgetApp"]
 
 
+def _warm_up() -> None:
+    import plotly.io  # noqa: F401
+
+    from ..plots import registry  # noqa: F401
+
+
 class HpoWidgetApp(ExtensionApp):
     """Serves ``/hpo-widget/api/...``: studies in every storage the server knows, live."""
 
@@ -63,6 +69,9 @@ class HpoWidgetApp(ExtensionApp):
             root_dir=root_dir,
             report_dir=os.path.join(root_dir, self.report_dir),
         )
+        # Importing plotly and the figure builders takes a second or two: do it now, in the
+        # pool, rather than in the first dashboard's figures request.
+        self.executor.submit(_warm_up)
         self.log.info("hpo_widget: serving /%s for storages under %s", API_PREFIX, root_dir)
 
     def initialize_handlers(self) -> None:

@@ -16,7 +16,14 @@ of fast trials costs one message, not hundreds.
 Slow figures (the importances) are computed by a separate daemon thread
 (:class:`hpo_widget.plots.BackgroundData`), at most every ``importance_interval`` seconds and
 only while their tab is shown, so the kernel's main thread never waits for PED-ANOVA and a long
-study does not burn CPU on a hidden plot.
+study does not burn CPU on a hidden plot.  The slice, contour and rank tabs draw the most
+important parameters first, so they also keep the importances computing (in the same thread)
+and redraw when a new ranking arrives; until then they use the suggestion order.
+
+A multi-objective study gets an objective selector next to the tabs, shown while a tab that
+follows it (``FigureKind.per_objective``) is selected.  :meth:`LiveFigure.set_theme` switches
+every figure between the light and dark looks; deciding which one JupyterLab shows is left to
+the caller.
 """
 
 from __future__ import annotations
@@ -29,7 +36,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as widgets
-import numpy as np
 import plotly.graph_objects as go
 from optuna.trial import FrozenTrial
 
@@ -42,9 +48,12 @@ from ..plots import (
     FigureOptions,
     figure_kind,
     kinds_for,
+    resolve_objective,
     template,
 )
+from ..plots._wire import trace_dicts, values_equal
 from ..plots.history import HistoryCurve, HistoryData
+from ..plots.theme import check_theme
 
 __all__ = ["TAB_LABELS", "LiveFigure"]
 
@@ -52,27 +61,6 @@ __all__ = ["TAB_LABELS", "LiveFigure"]
 TAB_LABELS: dict[str, str] = {name: kind.label for name, kind in FIGURES.items()}
 
 TrialsSource = Callable[[], Sequence[FrozenTrial]]
-_INT32 = np.iinfo(np.int32)
-
-
-def _compact(value: Any) -> Any:
-    """int64 arrays as int32 (or float) so plotly sends them as binary typed arrays, not as
-    JSON lists (its serializer only packs 1-D non-int64 numeric arrays)."""
-    if isinstance(value, dict):
-        return {k: _compact(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_compact(v) for v in value]
-    if isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.dtype.itemsize == 8:
-        if value.ndim == 1 and (
-            value.size == 0 or (value.min() >= _INT32.min and value.max() <= _INT32.max)
-        ):
-            return value.astype(np.int32)
-        return value.astype(np.float64)
-    return value
-
-
-def _trace_dicts(fig: go.Figure) -> list[dict[str, Any]]:
-    return [_compact(t.to_plotly_json()) for t in fig.data]
 
 
 class LiveFigure:
@@ -110,6 +98,8 @@ class LiveFigure:
         self._last_rebuild = 0.0
         self._rebuild_cost = 0.0
         self._closed = False
+        self._objective = 0
+        self._theme = "light"
         # History tab, kept incrementally: sorted trial numbers and values of COMPLETE trials.
         self._history = HistoryCurve()
         # Slow kinds: their latest data, and the thread that computes it.
@@ -129,10 +119,21 @@ class LiveFigure:
             options=self._tab_options(), style={"button_width": "auto"}
         )
         self.tabs.add_class("hpo-figure-tabs")
+        self.objective = widgets.Dropdown(
+            options=self._objective_options(),
+            value=0,
+            description="Objective",
+            layout=widgets.Layout(width="auto"),
+            style={"description_width": "auto"},
+        )
+        self.objective.add_class("hpo-figure-objective")
         self.note = widgets.HTML()
-        self.widget = widgets.VBox([self.tabs, self.figure, self.note])
+        self.widget = widgets.VBox(
+            [widgets.HBox([self.tabs, self.objective]), self.figure, self.note]
+        )
         self.widget.add_class("hpo-figure")
         self.tabs.observe(lambda change: self.select(change["new"]), "value")
+        self.objective.observe(lambda change: self.set_objective(change["new"]), "value")
         self.select(self.tabs.value)
 
     # -- configuration ----------------------------------------------------------------------
@@ -143,13 +144,51 @@ class LiveFigure:
     def _tab_options(self) -> list[tuple[str, str]]:
         return [(kind.label, kind.name) for kind in kinds_for(self._directions)]
 
+    def _objective_options(self) -> list[tuple[str, int]]:
+        names = list(self._metric_names or ())
+        return [
+            (names[i] if i < len(names) else f"Objective {i}", i)
+            for i in range(len(self._directions))
+        ]
+
     def _options(self) -> FigureOptions:
-        return FigureOptions(tuple(self._metric_names or ()), default_worker="driver")
+        return FigureOptions(
+            tuple(self._metric_names or ()),
+            default_worker="driver",
+            objective=self._objective,
+            param_order=self._param_order(),
+        )
+
+    def _param_order(self) -> tuple[str, ...]:
+        """The latest parameter ranking a slow kind delivered (the importances), if any."""
+        for name, data in self._slow_data.items():
+            rank = figure_kind(name).ranks_params
+            if rank is not None and data is not None:
+                order = tuple(rank(data))
+                if order:
+                    return order
+        return ()
+
+    def _rankers(self) -> list[BackgroundData[Any]]:
+        return [w for n, w in self.background.items() if figure_kind(n).ranks_params is not None]
+
+    def _sync_objective_selector(self) -> None:
+        shown = self.multi and self._kind is not None and figure_kind(self._kind).per_objective
+        self.objective.layout.display = None if shown else "none"
 
     @property
     def importance(self) -> BackgroundData[Any]:
         """The thread computing importances (tests and benchmarks watch it)."""
         return self.background["importance"]
+
+    @property
+    def objective_index(self) -> int:
+        """The objective the per-objective tabs show (0 unless the selector was changed)."""
+        return self._objective
+
+    @property
+    def theme(self) -> str:
+        return self._theme
 
     @property
     def kind(self) -> str | None:
@@ -173,9 +212,47 @@ class LiveFigure:
                 if list(self.tabs.options) != options:
                     self._kind = None
                     self.tabs.options = options  # resets the value, which redraws
+            self._objective = 0
+            with self.objective.hold_trait_notifications():
+                self.objective.options = self._objective_options()
+                self.objective.value = 0
             self._history = HistoryCurve()
             self._slow_data.clear()
             self._render(self.tabs.value, swap=True)
+            self._sync_objective_selector()
+
+    def set_objective(self, objective: int | str) -> None:
+        """Show objective ``objective`` (index or metric name) on the per-objective tabs.
+
+        Forgets the importances (they explain one objective) and redraws the shown tab.
+        """
+        index = resolve_objective(objective, len(self._directions), self._metric_names or ())
+        with self._lock:
+            if index is None or index == self._objective or self._closed:
+                return
+            self._objective = index
+            if self.objective.value != index:
+                self.objective.value = index  # the observer comes back here (a no-op then)
+            self._history = HistoryCurve()
+            self._slow_data.clear()
+            if self._kind is not None:
+                self._pending_to_history()
+                self._render(self._kind, swap=False)
+                self._request_background(self._kind)
+
+    def set_theme(self, theme: str) -> None:
+        """Draw every figure in ``theme`` ("light" or "dark") from now on, the shown one now.
+
+        The hook for whoever follows JupyterLab's theme; nothing here detects it.
+        """
+        theme = check_theme(theme)
+        with self._lock:
+            if theme == self._theme or self._closed:
+                return
+            self._theme = theme
+            self.figure.layout.template = template(theme)
+            if self._kind is not None:
+                self._render(self._kind, swap=False)
 
     # -- events -----------------------------------------------------------------------------
     def notify(self, event: TrialFinished) -> None:
@@ -214,6 +291,9 @@ class LiveFigure:
                 self.background[kind].request()
                 self._stale = False
                 return False
+            if figure_kind(kind).wants_param_order:
+                for worker in self._rankers():  # the ranking may change with the new trials
+                    worker.request()
             due = self._last_rebuild + self._interval()
             if not force and time.monotonic() < due:
                 return False
@@ -222,7 +302,10 @@ class LiveFigure:
             return True
 
     def _interval(self) -> float:
-        return min(self.max_interval, max(self.min_interval, 5 * self._rebuild_cost))
+        # ``max_interval`` bounds the wait, except that a rebuild never takes more than a
+        # quarter of the kernel: the 10k-trial slice/rank tabs cost ~0.6 s each.
+        wait = min(self.max_interval, max(self.min_interval, 5 * self._rebuild_cost))
+        return max(wait, 3 * self._rebuild_cost)
 
     def _record(self, start: float) -> None:
         self.updates += 1
@@ -233,12 +316,12 @@ class LiveFigure:
     # -- history (incremental) -------------------------------------------------------------
     @property
     def _target(self) -> int:
-        return 0
+        return self._objective
 
     def _append_history(self, events: list[TrialFinished]) -> bool:
         added = False
         for ev in events:
-            if ev.state == "COMPLETE" and ev.values:
+            if ev.state == "COMPLETE" and ev.values and len(ev.values) > self._target:
                 added = self._history.add(ev.number, float(ev.values[self._target])) or added
         if not added:
             return False
@@ -274,10 +357,10 @@ class LiveFigure:
             data = self._slow_data.get(name)
             if data is None:
                 message = f"Computing {kind.title.lower()}\u2026" if trials else EMPTY_MESSAGE
-                return kind.placeholder_figure(message)
+                return kind.placeholder_figure(message, self._theme)
         else:
             data = kind.data(trials, self._directions, self._options())
-        fig = kind.figure(data)
+        fig = kind.render(data, self._theme)
         if isinstance(data, HistoryData):  # the live tab patches the best line, reduced
             self._history.seed(data)
             _, _, bx, by = self._history.arrays()
@@ -294,8 +377,15 @@ class LiveFigure:
                 return
             self._pending_to_history()
             self._render(kind, swap=True)
-            if kind in self.background:
-                self.background[kind].request()
+            self._sync_objective_selector()
+            self._request_background(kind)
+
+    def _request_background(self, kind: str) -> None:
+        if kind in self.background:
+            self.background[kind].request()
+        elif figure_kind(kind).wants_param_order:
+            for worker in self._rankers():
+                worker.request()
 
     def _pending_to_history(self) -> None:
         # The redraw reads all trials from storage, so queued events are already included.
@@ -319,7 +409,7 @@ class LiveFigure:
 
     def _apply(self, new: go.Figure, kind: str, *, swap: bool) -> None:
         fig = self.figure
-        traces = _trace_dicts(new)
+        traces = trace_dicts(new)
         uids = [t.get("uid", "") for t in traces]
         same_shape = (
             not swap
@@ -346,7 +436,9 @@ class LiveFigure:
         with fig.batch_update():
             for key in old_layout.keys() - layout.keys():
                 fig.layout[key] = None
-            changed = {k: v for k, v in layout.items() if not _equal(old_layout.get(k, None), v)}
+            changed = {
+                k: v for k, v in layout.items() if not values_equal(old_layout.get(k, None), v)
+            }
             if changed:
                 fig.layout.update(changed, overwrite=True)
         if not same_shape:
@@ -365,7 +457,7 @@ class LiveFigure:
 
         def failed(exc: Exception) -> Any:
             assert kind.placeholder is not None
-            return kind.placeholder(f"{kind.title} could not be computed: {exc}")
+            return None, kind.placeholder(f"{kind.title} could not be computed: {exc}")
 
         return BackgroundData(
             functools.partial(self._compute, name),
@@ -375,15 +467,25 @@ class LiveFigure:
             name=f"hpo-{name}",
         )
 
-    def _compute(self, name: str) -> Any:
-        return figure_kind(name).data(self._trials(), self._directions, self._options())
+    def _compute(self, name: str) -> tuple[int | None, Any]:
+        # Tagged with the objective it explains: the selector may change while it runs.
+        objective = self._objective
+        return objective, figure_kind(name).data(self._trials(), self._directions, self._options())
 
-    def _slow_ready(self, name: str, data: Any) -> None:
+    def _slow_ready(self, name: str, result: tuple[int | None, Any]) -> None:
+        objective, data = result
         with self._lock:
-            self._slow_data[name] = data
-            if self._closed or self._kind != name:
+            if objective is not None and objective != self._objective:
+                self.background[name].request()  # computed for the previous objective
                 return
-            self._render(name, swap=False)
+            before = self._param_order()
+            self._slow_data[name] = data
+            if self._closed or self._kind is None:
+                return
+            if self._kind == name:
+                self._render(name, swap=False)
+            elif figure_kind(self._kind).wants_param_order and self._param_order() != before:
+                self._render(self._kind, swap=False)  # a new ranking: redraw in its order
 
     # -- lifecycle --------------------------------------------------------------------------
     def close(self) -> None:
@@ -392,13 +494,7 @@ class LiveFigure:
             for worker in self.background.values():
                 worker.close()
             self.tabs.close()
+            self.objective.close()
             self.note.close()
             self.figure.close()
             self.widget.close()
-
-
-def _equal(a: Any, b: Any) -> bool:
-    try:
-        return bool(go.Figure._vals_equal(a, b))
-    except Exception:
-        return False
