@@ -74,7 +74,8 @@ def code_cell(entry: StorageEntry, name: str, kind: CodeKind) -> str:
             f"    study_name={name!r},",
             f"    storage=open_storage(resolve_storage({expr})),",
             ")",
-            "study.trials_dataframe().tail()",
+            "# The last trials; study.trials_dataframe() gives the whole table (needs pandas).",
+            "[(t.number, t.state.name, t.values, t.params) for t in study.trials[-5:]]",
         ]
         return "\n".join(lines) + "\n"
     record = run_record.read(compat.storage_of(study), compat.study_id(study))

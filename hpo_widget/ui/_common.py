@@ -34,6 +34,12 @@ STYLE = """<style>
 .hpo-panel table.hpo-table th { background: #f8fafc; position: sticky; top: 0; }
 .hpo-panel table.hpo-table td.hpo-left, .hpo-panel table.hpo-table th.hpo-left {
   text-align: left; }
+.hpo-panel table.hpo-table th .hpo-trunc { display: inline-block; max-width: 14em;
+  overflow: hidden; text-overflow: ellipsis; vertical-align: bottom; }
+.hpo-panel table.hpo-table td.hpo-pruned { color: #6b7280; font-style: italic; }
+.hpo-panel table.hpo-table td.hpo-state { cursor: default; }
+.hpo-panel .jupyter-button:disabled, .hpo-panel .widget-button:disabled {
+  opacity: 0.45; filter: grayscale(1); cursor: not-allowed; box-shadow: none; }
 .hpo-panel pre.hpo-pre { font-size: 12px; max-height: 320px; overflow: auto;
   background: #f8fafc; padding: 6px; margin: 0; white-space: pre-wrap; }
 </style>"""
@@ -198,6 +204,23 @@ OBJECT = "<object>"
 OptionSpecs = Mapping[str, Mapping[str, tuple[str, Any, str]]]
 
 
+def no_null_tooltips(root: widgets.Widget) -> None:
+    """Give every widget under ``root`` without a tooltip an empty one.
+
+    ipywidgets 8 writes a described widget's ``tooltip`` into its label's ``title`` as it is,
+    so ``None`` (the default) shows the word "null" on hover; an empty string shows nothing.
+    """
+    stack, seen = [root], set()
+    while stack:
+        w = stack.pop()
+        if id(w) in seen:
+            continue
+        seen.add(id(w))
+        if w.has_trait("tooltip") and w.tooltip is None:
+            w.tooltip = ""
+        stack.extend(c for c in getattr(w, "children", ()) or () if isinstance(c, widgets.Widget))
+
+
 def text_box(description: str, width: str, tooltip: str = "", **kw: Any) -> widgets.Text:
     style = kw.pop("style", _INITIAL)
     return widgets.Text(
@@ -206,7 +229,8 @@ def text_box(description: str, width: str, tooltip: str = "", **kw: Any) -> widg
 
 
 def _option_widget(label: str, default: Any, tooltip: str) -> widgets.ValueWidget:
-    named = {"description": label, "tooltip": tooltip or label}
+    # No label as its own tooltip: a tooltip says what the option does, or there is none.
+    named = {"description": label, "tooltip": tooltip}
     if isinstance(default, bool):
         margin = {"width": "auto", "margin": "0 12px 0 8px"}
         return widgets.Checkbox(value=default, indent=False, layout=margin, **named)

@@ -1,7 +1,9 @@
 """The Run / Stop / Resume buttons and the line saying why Run is disabled.
 
 Which buttons are enabled follows from the run's status and the panel's problems alone
-(:meth:`ControlBar.refresh`), so that the buttons never offer what the runner would refuse.
+(:meth:`ControlBar.refresh`), so that the buttons never offer what the runner would refuse.  A
+disabled button loses its colour too: a green Run or red Stop at 60% opacity still looks
+clickable.
 """
 
 from __future__ import annotations
@@ -29,12 +31,23 @@ class ControlBar:
         on_stop: Callable[[], Any],
         on_resume: Callable[[], Any],
     ) -> None:
-        self.run_button = widgets.Button(description="Run", button_style="success", icon="play")
+        self.run_button = widgets.Button(
+            description="Run",
+            button_style="success",
+            icon="play",
+            tooltip="start the study with these settings (runs in the background)",
+        )
         self.stop_button = widgets.Button(
-            description="Stop", button_style="danger", icon="stop", disabled=True
+            description="Stop",
+            icon="stop",
+            disabled=True,
+            tooltip="cancel the run; trials in flight are re-run on Resume",
         )
         self.resume_button = widgets.Button(
-            description="Resume", icon="forward", disabled=True, tooltip="continue the study"
+            description="Resume",
+            icon="forward",
+            disabled=True,
+            tooltip="continue the study to the same total of trials",
         )
         self.run_button.add_class("hpo-run")
         self.stop_button.add_class("hpo-stop")
@@ -56,6 +69,10 @@ class ControlBar:
         self.run_button.disabled = running or bool(problems)
         self.stop_button.disabled = not running
         self.resume_button.disabled = running or status not in _RESUMABLE
+        for button, style in ((self.run_button, "success"), (self.stop_button, "danger")):
+            wanted = "" if button.disabled else style
+            if button.button_style != wanted:
+                button.button_style = wanted
 
     def close(self) -> None:
         for w in (self.run_button, self.stop_button, self.resume_button, self.problems):

@@ -30,7 +30,7 @@ from ..presets import SklearnPreset
 from ..runner import StudyRunner
 from ..space import SearchSpace
 from . import registry
-from ._common import STYLE, esc
+from ._common import STYLE, esc, no_null_tooltips
 from .controls import ControlBar
 from .live_figure import LiveFigure
 from .logs import LogView
@@ -163,6 +163,7 @@ class Panel:
         self._control.show_progress()
         self.status_line.show("" if self._tuned.missing else "Ready: press Run.")
         self._refresh_controls()
+        no_null_tooltips(self.widget)  # None shows as "null" on hover
         registry.register(self)
 
     # -- public state ---------------------------------------------------------------------
@@ -237,7 +238,7 @@ class Panel:
             return None
         preset = choice.preset
         self._tuned.use_preset(preset, choice.code_prefix)
-        self.form.set_space(preset.space)
+        self.form.replace(preset.space, "preset")
         self.settings.direction.value = preset.direction
         self.settings.study_name.value = study_names.preset_study_name(preset, choice.dataset)
         self._render_header()

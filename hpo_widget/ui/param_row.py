@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 
 from ..space import Problem
-from ._common import error_html, fmt_list, mark, parse_list
+from ._common import error_html, fmt_list, mark, no_null_tooltips, parse_list
 from .param_editors import KINDS, Editor, RangeEditor, make_editor, text_input
 
 if TYPE_CHECKING:
@@ -23,6 +23,8 @@ __all__ = ["NO_PARENT", "ParamRow"]
 
 #: The condition dropdown's value for an unconditional parameter.
 NO_PARENT = ""
+#: The name box's hover text while the name fits (a longer name is its own hover text).
+NAME_TIP = "the parameter's name, as the objective reads it"
 
 
 class ParamRow:
@@ -30,8 +32,14 @@ class ParamRow:
 
     def __init__(self, form: SpaceForm, name: str = "", spec: Mapping[str, Any] | None = None):
         self.form = form
-        self.name = text_input("name", "135px", "parameter name")
-        self.kind = widgets.Dropdown(options=KINDS, value="float", layout={"width": "112px"})
+        # Wide enough for "RandomForest__max_depth"; longer names show in full on hover.
+        self.name = text_input("name", "190px", NAME_TIP)
+        self.kind = widgets.Dropdown(
+            options=KINDS,
+            value="float",
+            tooltip="float, int or categorical",
+            layout={"width": "112px"},
+        )
         self._editors: dict[str, Editor] = {}
         self.editor: Editor = self._editor("float")
         self.editor_box = widgets.HBox([self.editor.box], layout={"width": "330px"})
@@ -68,9 +76,11 @@ class ParamRow:
         self.kind.observe(self._on_kind, "value")
         for w in (self.name, self.parent, self.values):
             w.observe(self._on_edit, "value")
+        self.name.observe(self._on_name, "value")
         self.name.value = name
         if spec is not None:
             self.load(spec)
+        no_null_tooltips(self.widget)
 
     # -- editors --------------------------------------------------------------------------
     def _editor(self, kind: str) -> Editor:
@@ -79,7 +89,13 @@ class ParamRow:
             editor = self._editors[kind] = make_editor(kind)
             for w in editor.fields.values():
                 w.observe(self._on_edit, "value")
+            no_null_tooltips(editor.box)
         return editor
+
+    def _on_name(self, change: dict[str, Any]) -> None:
+        """The full name on hover once it may not fit the box."""
+        name = str(change["new"])
+        self.name.tooltip = name if len(name) > 20 else NAME_TIP
 
     def _on_kind(self, change: dict[str, Any]) -> None:
         old, new = self.editor, self._editor(change["new"])

@@ -61,32 +61,67 @@ MULTI = "several objectives"
 DEFAULT = "default"
 #: The main options of each sampler and pruner (see :class:`._common.Choice`).
 _SAMPLER_OPTIONS: OptionSpecs = {
+    # "random trials first" (the sampler's n_startup_trials) vs "trials before pruning" (the
+    # pruner's): one Optuna name, two meanings, so two labels.
     "tpe": {
-        "n_startup_trials": ("startup trials", 10, "random trials first"),
-        "multivariate": ("multivariate", False, "model parameters jointly"),
-        "constant_liar": ("constant liar", True, "avoid parallel workers sampling alike"),
+        "n_startup_trials": (
+            "random trials first",
+            10,
+            "the sampler draws this many trials at random before modelling (n_startup_trials)",
+        ),
+        "multivariate": ("multivariate", False, "model the parameters jointly, not one by one"),
+        "constant_liar": (
+            "constant liar",
+            True,
+            "count running trials as bad, so parallel workers do not sample alike",
+        ),
     },
-    "cmaes": {"n_startup_trials": ("startup trials", 1, "")},
-    "qmc": {"qmc_type": ("", ("sobol", "halton"), "sequence"), "scramble": ("scramble", False, "")},
+    "cmaes": {
+        "n_startup_trials": (
+            "random trials first",
+            1,
+            "trials drawn at random before CMA-ES starts (n_startup_trials)",
+        )
+    },
+    "qmc": {
+        "qmc_type": ("", ("sobol", "halton"), "the low-discrepancy sequence"),
+        "scramble": ("scramble", False, "randomise the sequence (with the seed)"),
+    },
     "gp": {
-        "n_startup_trials": ("startup trials", 10, ""),
-        "deterministic_objective": ("deterministic objective", False, ""),
+        "n_startup_trials": (
+            "random trials first",
+            10,
+            "trials drawn at random before the Gaussian process is fitted (n_startup_trials)",
+        ),
+        "deterministic_objective": (
+            "deterministic objective",
+            False,
+            "the objective returns the same value for the same parameters (no noise model)",
+        ),
     },
-    "nsgaii": {"population_size": ("population", 50, "")},
+    "nsgaii": {"population_size": ("population", 50, "trials per generation")},
 }
 _PRUNER_OPTIONS: OptionSpecs = {
     "median": {
-        "n_startup_trials": ("startup trials", 5, ""),
-        "n_warmup_steps": ("warm-up steps", 0, ""),
+        "n_startup_trials": (
+            "trials before pruning",
+            5,
+            "no trial is pruned until this many trials have finished (n_startup_trials)",
+        ),
+        "n_warmup_steps": (
+            "warm-up steps",
+            0,
+            "steps each trial reports before it can be pruned (n_warmup_steps)",
+        ),
     },
     "successive_halving": {
-        "min_resource": ("min resource", "auto", ""),
-        "reduction_factor": ("reduction factor", 4, ""),
+        "min_resource": ("min resource", "auto", "steps a trial gets before the first rung"),
+        "reduction_factor": ("reduction factor", 4, "1 in this many trials goes up each rung"),
     },
     "hyperband": {
-        "min_resource": ("min resource", 1, ""),
-        "max_resource": ("max resource", "auto", ""),
-        "reduction_factor": ("reduction factor", 3, ""),
+        "min_resource": ("min resource", 1, "steps a trial gets before the first rung"),
+        "max_resource": ("max resource", "auto", "the most steps a trial reports"),
+        "reduction_factor": ("reduction factor", 3, "1 in this many trials goes up each rung"),
     },
 }
 #: Stop rule -> (label, what it does).

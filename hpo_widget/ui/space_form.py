@@ -6,7 +6,9 @@ message) are mapped back onto the row and field that is wrong.  So the form can 
 space the engine would reject, and its messages are the engine's, which say how to fix things.
 
 Its parts: a :class:`~.param_row.ParamRow` per parameter, holding the editor of its kind
-(:mod:`.param_editors`), and the import / export section (:mod:`.space_io`).
+(:mod:`.param_editors`), and the import / export section (:mod:`.space_io`).  Replacing every
+row at once (an import, a preset) is one step that :meth:`SpaceForm.undo` takes back: rows typed
+by hand should never be one click away from being lost.
 """
 
 from __future__ import annotations
@@ -46,6 +48,14 @@ class SpaceForm:
         self.rows_box = widgets.VBox()
         self.add_button = widgets.Button(description="+ parameter", tooltip="add a parameter")
         self.add_button.on_click(lambda _: self.add())
+        #: The rows (name, spec as typed) before the last import or preset, and what it was.
+        self._undo: tuple[str, list[tuple[str, dict[str, Any]]]] | None = None
+        self.undo_button = widgets.Button(
+            description="Undo",
+            tooltip="Put the parameters back as they were before the last import or preset",
+            layout={"display": "none"},
+        )
+        self.undo_button.on_click(lambda _: self.undo())
         self.error = widgets.HTML()
         self.error.add_class("hpo-form-error")
         self.note = widgets.HTML()
@@ -55,7 +65,13 @@ class SpaceForm:
         self.export_json, self.export_yaml = self.io.export_json, self.io.export_yaml
         self.import_button = self.io.import_button
         self.widget = widgets.VBox(
-            [self.note, self.rows_box, self.error, self.add_button, self.io.widget]
+            [
+                self.note,
+                self.rows_box,
+                self.error,
+                widgets.HBox([self.add_button, self.undo_button]),
+                self.io.widget,
+            ]
         )
         self.widget.add_class("hpo-space-form")
         if space is not None:
@@ -127,13 +143,43 @@ class SpaceForm:
     def set_space(self, space: SearchSpace | Mapping[str, Any] | None) -> None:
         """Replace all rows (a dict may be invalid: its problems are shown on the rows)."""
         data = space.to_dict() if isinstance(space, SearchSpace) else dict(space or {})
+        self._set_rows(list(data.items()))
+
+    def _set_rows(self, items: list[tuple[Any, Any]]) -> None:
         with self.quiet():
             self.clear()
-            for name, spec in data.items():
+            for name, spec in items:
                 row = ParamRow(self, str(name), spec if isinstance(spec, Mapping) else {})
                 self.rows.append(row)
         self._layout_rows()
         self.changed()
+
+    def replace(self, space: SearchSpace | Mapping[str, Any], what: str) -> None:
+        """Replace all rows by ``space`` (an import, a preset: ``what``), keeping the rows as
+        they were for one :meth:`undo`."""
+        before = [(row.param_name, row.spec()) for row in self.rows]
+        self.set_space(space)
+        self._undo = (what, before)
+        self.undo_button.description = f"Undo {what}"
+        self.undo_button.tooltip = f"Put the parameters back as they were before this {what}" + (
+            " (the objective stays the preset's)" if what == "preset" else ""
+        )
+        self.undo_button.layout.display = None
+
+    @property
+    def can_undo(self) -> str | None:
+        """What :meth:`undo` would take back (``"import"``, ``"preset"``), or None."""
+        return self._undo[0] if self._undo is not None else None
+
+    def undo(self) -> bool:
+        """Put back the rows the last import or preset replaced (one step); False if none."""
+        if self._undo is None:
+            return False
+        _, before = self._undo
+        self._undo = None
+        self.undo_button.layout.display = "none"
+        self._set_rows(before)
+        return True
 
     # -- validation -----------------------------------------------------------------------
     def raw(self) -> dict[str, dict[str, Any]]:
@@ -199,7 +245,8 @@ class SpaceForm:
         return self.io.export(fmt)
 
     def import_text(self, text: str | None = None) -> bool:
-        """Load JSON or YAML from the text area; problems are listed and shown on the rows."""
+        """Load JSON or YAML from the text area if it is a valid space (else change nothing
+        and say why); see :meth:`.space_io.SpaceIO.import_text`."""
         return self.io.import_text(text)
 
     # -- read-only (define-by-run) ---------------------------------------------------------
@@ -207,7 +254,7 @@ class SpaceForm:
         self.read_only = read_only
         for row in self.rows:
             row.set_disabled(read_only)
-        for w in (self.add_button, self.import_button):
+        for w in (self.add_button, self.import_button, self.undo_button):
             w.disabled = read_only
         self.add_button.layout.display = "none" if read_only else None
         self.note.value = note_html(note)

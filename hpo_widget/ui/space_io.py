@@ -1,8 +1,11 @@
 """The form's "Import / export" section: one text area, JSON or YAML.
 
 Export writes the valid space (:meth:`SearchSpace.to_json` / ``to_yaml``), else the rows as
-typed, so nothing typed is lost; import reads either format and loads it into the form, whose
-rows then show the space's problems.
+typed, so nothing typed is lost.  Import reads either format and checks it with the engine
+(:meth:`SearchSpace.from_dict`) *before* it touches the form: rows typed by hand are work, so a
+text that does not parse or holds any problem changes nothing, and the message names each wrong
+field (``x.type: unknown type 'floatt' ...``).  A good import can be undone in one step
+(:meth:`SpaceForm.undo`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import yaml
 
+from ..space import SearchSpace, SearchSpaceError
 from ._common import close_tree, error_html, note_html
 
 if TYPE_CHECKING:
@@ -81,21 +85,30 @@ class SpaceIO:
         return text
 
     def import_text(self, text: str | None = None) -> bool:
-        """Load JSON or YAML from the text area; problems are listed and shown on the rows."""
+        """Load JSON or YAML from the text area into the form, only if it is a valid space.
+
+        Returns whether it was imported; if not, the form is as it was and the message says
+        why, naming each wrong field.
+        """
         text = self.text.value if text is None else text
         self.text.value = text
+        unchanged = "Nothing was imported; the form is unchanged."
         try:
             data = read_space_text(text)
-        except ValueError as exc:
-            self.message.value = error_html([str(exc)])
+            if not data:
+                raise ValueError("The mapping is empty: no parameter to import.")
+            SearchSpace.from_dict(data)
+        except SearchSpaceError as exc:
+            self.message.value = error_html([unchanged, *(str(p) for p in exc.problems)])
             return False
-        form = self.form
-        form.set_space(data)
-        if form.valid:
-            self.message.value = note_html(f"Imported {len(form.rows)} parameter(s).")
-            return True
-        self.message.value = error_html(["Imported with problems; see the rows above."])
-        return False
+        except ValueError as exc:
+            self.message.value = error_html([unchanged, str(exc)])
+            return False
+        self.form.replace(data, "import")
+        self.message.value = note_html(
+            f"Imported {len(self.form.rows)} parameter(s) (Undo import puts the form back)."
+        )
+        return True
 
     def close(self) -> None:
         close_tree(self.widget)

@@ -3,7 +3,10 @@
 The table is one HTML widget rendered from the trials (a page of at most ``page_size`` rows),
 not a grid of widgets: thousands of trials would otherwise mean thousands of comm models.
 Sorting, the state filter and paging happen in Python on plain data, so they cost nothing in
-the browser and work the same in tests.
+the browser and work the same in tests.  The parameter columns keep one order (first seen by
+trial number) whatever the sort, so a column never jumps; a pruned trial's value is only the
+last intermediate value it reported, so it is shown apart (muted, with a hover note) and
+ranked after every complete trial, never among them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import ipywidgets as widgets
 from optuna.trial import FrozenTrial, TrialState
 
 from .. import _attrs
-from .._tickets import is_lost
+from .._tickets import counts_towards_budget, is_lost
 from ..plots import STATE_COLORS
 from ._common import esc, fmt_seconds, fmt_value, note_html
 
@@ -33,6 +36,8 @@ _SORTS = [
     ("duration ↓", "-duration"),
 ]
 MAX_PARAM_COLUMNS = 12
+#: Hover note of a pruned trial's value.
+PRUNED_VALUE_NOTE = "pruned: the last intermediate value it reported, not a final value"
 
 
 def _display_state(t: FrozenTrial) -> str:
@@ -127,10 +132,18 @@ class TrialsTable:
         if key == "number":
             trials.sort(key=lambda t: t.number, reverse=reverse)
         elif key == "value":
-            has = [t for t in trials if t.values is not None and math.isfinite(t.values[0])]
-            rest = [t for t in trials if not (t.values is not None and math.isfinite(t.values[0]))]
-            has.sort(key=lambda t: t.values[0], reverse=reverse)
-            trials = has + rest  # trials without a value last, either way
+
+            def valued(t: FrozenTrial, state: TrialState) -> bool:
+                return t.state == state and t.values is not None and math.isfinite(t.values[0])
+
+            complete = [t for t in trials if valued(t, TrialState.COMPLETE)]
+            pruned = [t for t in trials if valued(t, TrialState.PRUNED)]
+            ranked = {t.number for t in complete} | {t.number for t in pruned}
+            rest = [t for t in trials if t.number not in ranked]
+            complete.sort(key=lambda t: t.values[0], reverse=reverse)
+            pruned.sort(key=lambda t: t.values[0], reverse=reverse)
+            # Complete trials ranked first, pruned ones apart after them, the rest last.
+            trials = complete + pruned + rest
         elif key == "duration":
             timed = [t for t in trials if _duration(t) is not None]
             rest = [t for t in trials if _duration(t) is None]
@@ -165,20 +178,26 @@ class TrialsTable:
         if w.value != value:
             w.value = value
 
+    def param_columns(self) -> list[str]:
+        """Parameter columns in the order the study first used them (by trial number), so
+        sorting or paging never reorders them."""
+        names: dict[str, None] = {}
+        for t in sorted(self._trials, key=lambda t: t.number):
+            for p in t.params:
+                names.setdefault(p, None)
+        return list(names)[:MAX_PARAM_COLUMNS]
+
     def _table(self, trials: list[FrozenTrial]) -> str:
         if not trials:
             return note_html("No trials to show yet.")
-        names: dict[str, None] = {}
-        for t in trials:
-            for p in t.params:
-                names.setdefault(p, None)
-        params = list(names)[:MAX_PARAM_COLUMNS]
+        params = self.param_columns()
         n_obj = len(self._directions)
         value_heads = ["value"] if n_obj == 1 else [f"value {i}" for i in range(n_obj)]
         head = ["#", "state", *value_heads, *params, "duration", "worker"]
         out = ['<table class="hpo-table"><thead><tr>']
         out += [
-            f'<th class="{"hpo-left" if h in ("state", "worker") else ""}">{esc(h)}</th>'
+            f'<th class="{"hpo-left" if h in ("state", "worker") else ""}" title="{esc(h)}">'
+            f'<span class="hpo-trunc">{esc(h)}</span></th>'
             for h in head
         ]
         out.append("</tr></thead><tbody>")
@@ -186,10 +205,17 @@ class TrialsTable:
             state = _display_state(t)
             color = STATE_COLORS.get(state, "#111827")
             values = list(t.values) if t.values is not None else [None] * n_obj
+            value_cell = (
+                f'<td class="hpo-pruned" title="{esc(PRUNED_VALUE_NOTE)}">{{}}</td>'
+                if t.state == TrialState.PRUNED
+                else "<td>{}</td>"
+            )
             cells = [
                 f"<td>{t.number}</td>",
-                f'<td class="hpo-left" style="color:{color}">{esc(state)}</td>',
-                *(f"<td>{esc(fmt_value(v))}</td>" for v in values[:n_obj]),
+                # A coloured dot, not coloured text: blue text reads as a link.
+                f'<td class="hpo-left hpo-state"><span style="color:{color}">●</span> '
+                f"{esc(state)}</td>",
+                *(value_cell.format(esc(fmt_value(v))) for v in values[:n_obj]),
                 *(f"<td>{esc(fmt_value(t.params.get(p)))}</td>" for p in params),
                 f"<td>{esc(fmt_seconds(_duration(t)))}</td>",
                 f'<td class="hpo-left">{esc(t.system_attrs.get(_attrs.WORKER, ""))}</td>',
@@ -309,7 +335,8 @@ class BestTrialCard:
             best = (max if maximize else min)(complete, key=lambda t: t.values[0])
             head = (
                 f"<b>Best value {esc(fmt_value(best.values[0]))}</b> "
-                f"(trial {best.number} of {len(trials)})"
+                f"(trial {best.number} of {sum(1 for t in trials if counts_towards_budget(t))}"
+                " finished)"
             )
         else:
             from ..plots import pareto_data
