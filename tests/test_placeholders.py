@@ -7,6 +7,7 @@ Waits are bounded on conditions; no wall-clock bound decides a pass.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import optuna
@@ -26,6 +27,10 @@ MOST_LEFT = Tickets.max_pool(N_WORKERS) + N_WORKERS
 
 def fast(trial: optuna.Trial) -> float:
     x = trial.suggest_float("x", -1.0, 1.0)
+    # Not instant: 1,000 trials on 2 workers take at least 5 s, so the stop after 40 finished
+    # always lands mid-run (without it, threads finished all 1,000 in 0.25 s before the
+    # test's first look).
+    time.sleep(0.01)
     return x * x
 
 
