@@ -256,6 +256,103 @@ def test_saved_example_notebooks_show_their_figures_when_opened(jupyter_lab: str
 
 
 @pytest.mark.browser
+def _best_trial_buttons(page: Any) -> None:
+    """Best trial card: "Insert code cell" puts the current best trial's code in a new cell
+    right below the panel's cell; "Copy params" puts its params on the clipboard."""
+    page.locator(".hpo-panel .widget-tab .lm-TabBar-tab", has_text="Best trial").click()
+    page.wait_for_selector(".hpo-best-actions button.hpo-insert:enabled", timeout=30_000)
+    best = page.evaluate(
+        """async () => {
+            const kernel = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+            const future = kernel.requestExecute({
+                code: "import json; print(json.dumps(panel.runner.study.best_params))",
+                silent: false, store_history: false});
+            let out = "";
+            future.onIOPub = msg => { if (msg.header.msg_type === "stream") out += msg.content.text; };
+            await future.done;
+            return JSON.parse(out);
+        }"""
+    )
+    assert set(best) >= {"learning_rate", "depth", "booster"}, best
+    notebook = "window.jupyterapp.shell.currentWidget.content"
+    # Two cells below the panel's, the last one active: the code must land right under the
+    # panel's cell, not under the active cell nor at the end.
+    page.evaluate(
+        f"""() => {{
+            for (const text of ["# second", "# third"]) {{
+                {notebook}.model.sharedModel.insertCell({notebook}.widgets.length,
+                    {{cell_type: "markdown", source: text}});
+            }}
+            {notebook}.activeCellIndex = {notebook}.widgets.length - 1;
+        }}"""
+    )
+    page.wait_for_function(f"() => {notebook}.widgets.length === 3", timeout=10_000)
+    page.locator(".hpo-best-actions button.hpo-insert").click()
+    page.wait_for_function(f"() => {notebook}.widgets.length === 4", timeout=10_000)
+    sources = page.evaluate(f"{notebook}.widgets.map(c => c.model.sharedModel.getSource())")
+    assert sources[2:] == ["# second", "# third"], sources
+    source = sources[1]
+    assert "best_params = " in source and "result = objective(best_params)" in source, source
+    for name, value in best.items():
+        assert repr(name) in source and repr(value) in source, (name, value, source)
+    page.wait_for_selector(".hpo-panel .hpo-note:has-text('Inserted a cell below the panel')")
+
+    page.locator(".hpo-best-actions button.hpo-copy").click()
+    page.wait_for_selector(".hpo-panel .hpo-note:has-text('to the clipboard')", timeout=10_000)
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("best_params = {"), copied
+    for name, value in best.items():
+        assert f"{name!r}: {value!r}" in copied, (name, value, copied)
+
+
+#: WCAG contrast ratio of an element's text on the first opaque background behind it.
+_CONTRAST_JS = """(selector) => {
+    const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+        const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const el = document.querySelector(selector);
+    let bg = null;
+    for (let n = el; n && !bg; n = n.parentElement) {
+        const c = rgb(getComputedStyle(n).backgroundColor);
+        if (c.length >= 3 && (c.length < 4 || c[3] > 0.5)) { bg = c; }
+    }
+    const fg = rgb(getComputedStyle(el).color);
+    const [a, b] = [lum(fg), lum(bg || [255, 255, 255])].sort((x, y) => y - x);
+    return { ratio: (a + 0.05) / (b + 0.05), background: lum(bg || [255, 255, 255]) };
+}"""
+
+
+def _dark_theme(page: Any, screenshot: Path) -> None:
+    """Light and dark themes: the trials table's header reads (contrast >= 4.5) and the
+    figure's background follows the theme."""
+    page.locator(".hpo-panel .widget-tab .lm-TabBar-tab", has_text="Trials").click()
+    header = ".hpo-panel table.hpo-table th"
+    page.wait_for_selector(header, timeout=10_000)
+    light = page.evaluate(_CONTRAST_JS, header)
+    assert light["ratio"] >= 4.5 and light["background"] > 0.5, light
+    figure_bg = (
+        "() => { const s = document.querySelector('.hpo-figure .main-svg');"
+        " return s && getComputedStyle(s).backgroundColor; }"
+    )
+    assert page.evaluate(figure_bg) in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)")
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme',"
+                  " {theme: 'JupyterLab Dark'})")  # fmt: skip
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+    page.wait_for_function(
+        f"""() => {{ const c = ({figure_bg})(); if (!c) return false;
+            const [r, g, b] = c.match(/\\d+/g).map(Number); return r + g + b < 200; }}""",
+        timeout=30_000,
+    )
+    dark = page.evaluate(_CONTRAST_JS, header)
+    assert dark["ratio"] >= 4.5 and dark["background"] < 0.1, dark
+    page.locator(".hpo-panel").screenshot(path=str(screenshot))
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme',"
+                  " {theme: 'JupyterLab Light'})")  # fmt: skip
+    page.wait_for_function("() => document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
+
+
 def test_panel_renders_and_updates_in_jupyterlab(jupyter_lab: str, tmp_path: Path) -> None:
     wanted = os.environ.get(SCREENSHOT_ENV)
     screenshot = REPO / wanted if wanted else tmp_path / "panel.png"  # relative: to the repo
@@ -265,7 +362,12 @@ def test_panel_renders_and_updates_in_jupyterlab(jupyter_lab: str, tmp_path: Pat
     with sync_playwright() as p:
         browser = _launch(p)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1900})
+            # The clipboard as a user's browser grants it to a page they click in.
+            context = browser.new_context(
+                viewport={"width": 1280, "height": 1900},
+                permissions=["clipboard-read", "clipboard-write"],
+            )
+            page = context.new_page()
             page.set_default_timeout(30_000)
             page.goto(jupyter_lab)
             page.wait_for_selector(".jp-Notebook", timeout=90_000)
@@ -339,6 +441,8 @@ def test_panel_renders_and_updates_in_jupyterlab(jupyter_lab: str, tmp_path: Pat
                 timeout=30_000,
             )
             assert page.locator(".js-plotly-plot").count() == 1
+            _best_trial_buttons(page)
+            _dark_theme(page, tmp_path / "panel-dark.png")
             # A warning raised in a worker thread is shown in the panel, not in the cell.
             page.wait_for_selector(".hpo-log:has-text('a shallow tree')", timeout=10_000)
             stderr = page.locator(

@@ -4,6 +4,7 @@ distinct "startup trials" labels, and disabled Run/Stop that look disabled."""
 
 from __future__ import annotations
 
+import html
 import re
 
 import optuna
@@ -11,6 +12,7 @@ from ipywidgets import Widget
 from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState, create_trial
 
+from hpo_widget import StudyRunner
 from hpo_widget.ui import Panel
 from hpo_widget.ui.settings import Settings
 from hpo_widget.ui.trials_table import PRUNED_VALUE_NOTE, TrialsTable
@@ -56,7 +58,13 @@ def test_columns_keep_their_order_whatever_the_sort() -> None:
     for key in ("number", "value", "-value", "-duration"):
         table.sort.value = key
         heads.append(re.findall(r'<th[^>]*title="([^"]*)"', table.html.value))
-    assert all(h == heads[0] for h in heads) and heads[0][:4] == ["#", "state", "value", "x"]
+    assert all(h == heads[0] for h in heads) and heads[0][:5] == [
+        "#",
+        "state",
+        "value",
+        "duration",
+        "x",
+    ]
     # The long name is truncated by CSS, its full text on hover (the title attribute).
     assert f'title="{LONG}"><span class="hpo-trunc">{LONG}</span>' in table.html.value
 
@@ -64,7 +72,7 @@ def test_columns_keep_their_order_whatever_the_sort() -> None:
 def test_state_cells_are_not_coloured_like_links() -> None:
     table = TrialsTable()
     table.update(_study().trials, ["minimize"])
-    cells = re.findall(r'<td class="hpo-left hpo-state">(.*?)</td>', table.html.value)
+    cells = re.findall(r'<td[^>]* class="hpo-left hpo-state">(.*?)</td>', table.html.value)
     assert cells and all(re.fullmatch(r'<span style="color:#\w+">●</span> \w+', c) for c in cells)
 
 
@@ -117,3 +125,122 @@ def test_disabled_run_and_stop_lose_their_colour() -> None:
         assert not run.disabled and run.button_style == "success"
     finally:
         panel.close()
+
+
+def test_best_trial_code_follows_the_best_trial() -> None:
+    from hpo_widget.ui.trials_table import BestTrialCard
+
+    card = BestTrialCard(lambda params: f"retrain({params!r})\n")
+    study = _study()
+    card.update(study.trials, ["minimize"])
+    assert card.trial_number == 4 and card.actions.code == f"retrain({study.trials[4].params!r})\n"
+    card.insert_code()  # the code box is open: it must follow too
+    dist = {"x": FloatDistribution(0, 1)}
+    study.add_trial(create_trial(params={"x": 0.05}, distributions=dist, value=0.5))
+    card.update(study.trials, ["minimize"])
+    assert card.trial_number == 5
+    assert card.actions.code == "retrain({'x': 0.05})\n" == card.code.value
+    assert card.actions.params_text == "best_params = {'x': 0.05}\n"
+
+
+def test_the_pareto_front_is_browsable_in_the_best_trial_card() -> None:
+    from hpo_widget.ui.trials_table import BestTrialCard
+
+    card = BestTrialCard(lambda params: f"retrain({params!r})\n")
+    study = optuna.create_study(directions=["minimize", "minimize"])
+    dist = {"x": FloatDistribution(0, 1)}
+    for x, values in [(0.1, (1.0, 4.0)), (0.2, (2.0, 2.0)), (0.3, (4.0, 1.0)), (0.4, (5.0, 5.0))]:
+        study.add_trial(create_trial(params={"x": x}, distributions=dist, values=list(values)))
+    card.update(study.trials, ["minimize", "minimize"])
+    assert card.pareto.layout.display is None
+    assert [n for _, n in card.pareto.options] == [0, 1, 2]  # trial 3 is dominated
+    assert "3 trial(s) on the Pareto front" in card.summary.value
+    card.pareto.value = 2
+    assert card.trial_number == 2 and "retrain({'x': 0.3})" in card.actions.code
+    assert "showing trial 2" in card.summary.value
+    card.update(study.trials, ["minimize", "minimize"])  # a refresh keeps the choice
+    assert card.pareto.value == 2
+
+
+def _rich_study() -> optuna.Study:
+    def objective(trial: optuna.Trial) -> float:
+        depth = trial.suggest_int("depth", 2, 9)
+        booster = trial.suggest_categorical("booster", ["gbtree", "dart"])
+        trial.set_user_attr("n_leaves", 2**depth)
+        for step in range(3):
+            trial.report(depth / (step + 1), step)
+        if depth == 9:
+            raise ValueError("depth 9 is broken")
+        return depth + (0.5 if booster == "dart" else 0.0)
+
+    # Through the runner (seeded): a failure keeps its traceback, as in the panel.
+    runner = StudyRunner(objective, storage="memory", n_workers=1, sampler="random", seed=0)
+    return runner.start(n_trials=30).wait(timeout=120)
+
+
+def test_the_table_pins_its_key_columns_and_shows_user_attrs() -> None:
+    table = TrialsTable()
+    table.update(_rich_study().trials, ["minimize"])
+    heads = re.findall(r'<span class="hpo-trunc">(.*?)</span>', table.html.value)
+    assert heads == [
+        "#",
+        "state",
+        "value",
+        "duration",
+        "depth",
+        "booster",
+        "attr: n_leaves",
+        "worker",
+    ]
+    first_row = table.html.value.split("<tbody><tr>")[1].split("</tr>")[0]
+    assert first_row.count("position:sticky") == 4  # number, state, value, duration
+
+
+def test_filters_by_value_range_and_parameter() -> None:
+    study = _rich_study()
+    table = TrialsTable()
+    table.update(study.trials, ["minimize"])
+    table.value_range.value = "..4"
+    assert table.rows() and all(t.values[0] <= 4 for t in table.rows())
+    table.value_range.value = ""
+    table.param.value = "booster"
+    table.param_range.value = "dart"
+    assert table.rows() and all(t.params["booster"] == "dart" for t in table.rows())
+    table.param.value = "depth"
+    table.param_range.value = "3..5"
+    assert table.rows() and all(3 <= t.params["depth"] <= 5 for t in table.rows())
+    table.param_range.value = "3..x"  # a typo: said, and the table keeps its rows
+    assert "depth: '3..x' is not a range" in html.unescape(table.filter_message.value)
+    assert len(table.rows()) == len([t for t in study.trials if "depth" in t.params])
+
+
+def test_csv_export_holds_the_filtered_trials_with_attrs() -> None:
+    import base64
+    import csv
+    import io
+
+    study = _rich_study()
+    table = TrialsTable()
+    table.update(study.trials, ["minimize"])
+    table.state.value = "COMPLETE"
+    text = table.export_csv()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    complete = [t for t in study.trials if t.state == TrialState.COMPLETE]
+    assert [int(r["number"]) for r in rows] == [t.number for t in complete]
+    assert all(int(r["user_attrs_n_leaves"]) == 2 ** int(r["depth"]) for r in rows)
+    href = re.search(r'href="data:text/csv;charset=utf-8;base64,([^"]+)"', table.download.value)
+    assert href and base64.b64decode(href.group(1)).decode() == text
+
+
+def test_a_trial_detail_view_shows_everything_about_it() -> None:
+    study = _rich_study()
+    table = TrialsTable()
+    table.update(study.trials, ["minimize"])
+    failed = next(t for t in study.trials if t.state == TrialState.FAIL)
+    table.detail_number.value = failed.number
+    shown = html.unescape(table.detail.value)
+    assert f"Trial {failed.number}" in shown and "FAIL" in shown
+    assert "n_leaves" in shown and "512" in shown  # user attribute
+    assert "intermediate values" in shown and "ValueError: depth 9 is broken" in shown
+    table.detail_number.value = 999
+    assert "No trial 999" in table.detail.value

@@ -583,23 +583,28 @@ def test_trials_table_sorts_filters_and_pages() -> None:
     assert [t.values[0] for t in table.rows()] == sorted(values, reverse=True)
 
 
-def test_best_trial_code_for_presets_and_plain_objectives(monkeypatch: pytest.MonkeyPatch) -> None:
-    inserted: list[str] = []
-
-    class FakeShell:
-        def set_next_input(self, text: str) -> None:
-            inserted.append(text)
-
-    monkeypatch.setattr("IPython.get_ipython", lambda: FakeShell())
+def test_best_trial_code_for_presets_and_plain_objectives() -> None:
     panel = Panel(quadratic, space=SPACE, storage="memory", n_trials=10, seed=0)
+    assert not panel.best.actions.enabled  # nothing to copy before a trial completes
     panel.run()
     panel.wait(timeout=60)
-    panel.best.copy.click()
-    assert panel.best.code.value.startswith("best_params = {")
-    assert panel.best.code.layout.display is None  # visible, selectable
-    panel.best.insert.click()
-    assert inserted and "result = quadratic(best_params)" in inserted[-1]
-    assert inserted[-1] == panel.best.code.value
+    best = panel.runner.study.best_trial
+    actions = panel.best.actions
+    assert actions.enabled and panel.best.trial_number == best.number
+    # What the browser's buttons hold (browser tests click them: tests/test_browser.py).
+    assert actions.params_text.startswith("best_params = {")
+    assert eval(actions.params_text.removeprefix("best_params = ")) == best.params
+    assert "result = quadratic(best_params)" in actions.code
+    # The browser reports back; where it could not help, the code is shown to copy.
+    actions._message(actions, {"event": "inserted"}, [])
+    assert f"trial {best.number}" in text(panel.best.message)
+    assert panel.best.code.layout.display == "none"
+    actions._message(actions, {"event": "insert_unhandled"}, [])
+    assert panel.best.code.layout.display is None and panel.best.code.value == actions.code
+    actions._message(actions, {"event": "copy_failed", "error": "NotAllowedError"}, [])
+    assert "NotAllowedError" in text(panel.best.message)
+    assert panel.best.code.value == actions.params_text
+    assert panel.best.copy_params() == actions.params_text
 
     dbr = Panel(define_by_run, storage="memory", n_trials=5, seed=0)
     dbr.run()

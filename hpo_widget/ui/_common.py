@@ -21,27 +21,31 @@ from ..storage import mask_password
 #: CSS class put on an input whose value is wrong (styled by :data:`STYLE`).
 INVALID = "hpo-invalid"
 
-#: One <style> block for the whole panel: red borders on invalid inputs, compact tables.
+#: One <style> block for the whole panel: red borders on invalid inputs, compact tables.  Colours
+#: are JupyterLab's theme variables (with the light look as fallback outside JupyterLab), so
+#: the panel follows the light and dark themes.
 STYLE = """<style>
 .hpo-panel .hpo-invalid input, .hpo-panel .hpo-invalid select,
-.hpo-panel .hpo-invalid textarea { border-color: #dc2626 !important;
-  box-shadow: 0 0 0 1px #dc2626 inset; }
-.hpo-panel .hpo-error { color: #b91c1c; font-size: 12px; line-height: 1.35; }
-.hpo-panel .hpo-note { color: #6b7280; font-size: 12px; line-height: 1.35; }
+.hpo-panel .hpo-invalid textarea { border-color: var(--jp-error-color1, #dc2626) !important;
+  box-shadow: 0 0 0 1px var(--jp-error-color1, #dc2626) inset; }
+.hpo-panel .hpo-error { color: var(--jp-error-color1, #b91c1c); font-size: 12px; line-height: 1.35; }
+.hpo-panel .hpo-note { color: var(--jp-ui-font-color2, #6b7280); font-size: 12px; line-height: 1.35; }
 .hpo-panel table.hpo-table { border-collapse: collapse; font-size: 12px; }
 .hpo-panel table.hpo-table th, .hpo-panel table.hpo-table td {
-  padding: 2px 8px; border-bottom: 1px solid #e5e7eb; text-align: right; white-space: nowrap; }
-.hpo-panel table.hpo-table th { background: #f8fafc; position: sticky; top: 0; }
+  padding: 2px 8px; border-bottom: 1px solid var(--jp-border-color2, #e5e7eb); text-align: right; white-space: nowrap; }
+.hpo-panel table.hpo-table th { background: var(--jp-layout-color2, #f8fafc);
+  color: var(--jp-ui-font-color1, #111827); position: sticky; top: 0; }
 .hpo-panel table.hpo-table td.hpo-left, .hpo-panel table.hpo-table th.hpo-left {
   text-align: left; }
 .hpo-panel table.hpo-table th .hpo-trunc { display: inline-block; max-width: 14em;
   overflow: hidden; text-overflow: ellipsis; vertical-align: bottom; }
-.hpo-panel table.hpo-table td.hpo-pruned { color: #6b7280; font-style: italic; }
+.hpo-panel table.hpo-table td.hpo-pruned { color: var(--jp-ui-font-color2, #6b7280); font-style: italic; }
 .hpo-panel table.hpo-table td.hpo-state { cursor: default; }
 .hpo-panel .jupyter-button:disabled, .hpo-panel .widget-button:disabled {
   opacity: 0.45; filter: grayscale(1); cursor: not-allowed; box-shadow: none; }
 .hpo-panel pre.hpo-pre { font-size: 12px; max-height: 320px; overflow: auto;
-  background: #f8fafc; padding: 6px; margin: 0; white-space: pre-wrap; }
+  background: var(--jp-layout-color2, #f8fafc); color: var(--jp-content-font-color1, #111827);
+  padding: 6px; margin: 0; white-space: pre-wrap; }
 </style>"""
 
 

@@ -41,6 +41,7 @@ from .registry import close_all, live_panels
 from .run_control import RunControl, RunViews
 from .settings import Settings
 from .space_form import SpaceForm
+from .theme_probe import ThemeProbe
 from .trials_table import BestTrialCard, TrialsTable
 
 __all__ = ["Panel", "close_all", "live_panels"]
@@ -152,6 +153,9 @@ class Panel:
         # Top to bottom: what is tuned, how, why not yet, the buttons, how far, the results.
         rows = [self.header, self.config, self.problems_html, self.controls.widget]
         rows += [self.progress, self.status, self.log, self.live.widget, self.results]
+        # The figures follow JupyterLab's light/dark theme, which only the browser knows.
+        self.theme_probe = ThemeProbe(self.live.set_theme)
+        rows.append(self.theme_probe)
         self.widget = widgets.VBox(rows, layout={"width": "100%"})
         self.widget.add_class("hpo-panel")
 
@@ -348,7 +352,7 @@ class Panel:
                     view.close()
                 if self.presets is not None:
                     self.presets.close()
-                for w in (self.header, self.config, self.results, self.widget):
+                for w in (self.header, self.config, self.results, self.theme_probe, self.widget):
                     w.close()
 
     def __del__(self) -> None:  # a forgotten panel must not leave workers behind

@@ -16,13 +16,16 @@ from ._common import esc, fmt_duration
 
 __all__ = ["ProgressBar", "StatusLine", "progress_html"]
 
-#: Status line colours; anything else is grey.
+#: Status line colours, JupyterLab's theme variables (the fallbacks outside JupyterLab): the
+#: text keeps the theme's font colour and only the bullet is coloured, so it reads in light and
+#: dark themes alike (a green text on a dark background did not).
 _STATUS_COLORS = {
-    RunStatus.FAILED: STATE_COLORS["FAIL"],
-    RunStatus.FINISHED: "#166534",
-    RunStatus.RUNNING: "#1d4ed8",
+    RunStatus.FAILED: "var(--jp-error-color1, #d32f2f)",
+    RunStatus.FINISHED: "var(--jp-success-color1, #388e3c)",
+    RunStatus.RUNNING: "var(--jp-brand-color1, #1976d2)",
 }
-_GREY = "#374151"
+_GREY = "var(--jp-ui-font-color2, #6b7280)"
+_ERROR_TEXT = "var(--jp-error-color1, #d32f2f)"
 
 
 def progress_html(
@@ -45,7 +48,7 @@ def progress_html(
     )
     bar = (
         '<div class="hpo-progress-bar" style="display:flex;height:10px;'
-        'background:#e5e7eb;border-radius:5px;overflow:hidden;margin:4px 0">'
+        'background:var(--jp-layout-color3, #e5e7eb);border-radius:5px;overflow:hidden;margin:4px 0">'
         f"{segments}</div>"
     )
     parts = [f"{finished} / {target} finished" if target else f"{finished} finished"]
@@ -98,13 +101,18 @@ class StatusLine:
         self.widget = widgets.HTML()
         self.widget.add_class("hpo-status")
 
-    def show(self, text: str, color: str = _GREY) -> None:
-        html = f'<div style="color:{color}">{esc(text)}</div>' if text else ""
+    def show(self, text: str, color: str = _GREY, *, text_color: str | None = None) -> None:
+        html = (
+            f'<div style="color:{text_color or "var(--jp-ui-font-color1, #111827)"}">'
+            f'<span style="color:{color}">●</span> {esc(text)}</div>'
+            if text
+            else ""
+        )
         if self.widget.value != html:
             self.widget.value = html
 
     def error(self, text: str) -> None:
-        self.show(text, STATE_COLORS["FAIL"])
+        self.show(text, _ERROR_TEXT, text_color=_ERROR_TEXT)
 
     def show_event(self, event: StatusChanged, note: str = "") -> None:
         """The line for a runner status; ``note`` is appended while starting or running."""

@@ -11,6 +11,9 @@ ranked after every complete trial, never among them.
 
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import keyword
 import math
 import pprint
@@ -23,7 +26,8 @@ from optuna.trial import FrozenTrial, TrialState
 from .. import _attrs
 from .._tickets import counts_towards_budget, is_lost
 from ..plots import STATE_COLORS
-from ._common import esc, fmt_seconds, fmt_value, note_html
+from ._common import error_html, esc, fmt_seconds, fmt_value, note_html, text_box
+from .best_actions import BestTrialActions
 
 __all__ = ["BestTrialCard", "TrialsTable", "retrain_snippet"]
 
@@ -36,6 +40,25 @@ _SORTS = [
     ("duration ↓", "-duration"),
 ]
 MAX_PARAM_COLUMNS = 12
+MAX_ATTR_COLUMNS = 6
+#: Widths (em) of the pinned columns; each value column takes the "value" width.
+_PIN_WIDTH_EM = {"#": 3.5, "state": 8.0, "value": 6.5, "duration": 5.5}
+
+
+def _parse_range(text: str) -> tuple[float, float] | None:
+    """``"0.1..0.5"``, ``"..0.5"``, ``"0.1.."`` or a single number (exactly that) -> bounds."""
+    lo_text, sep, hi_text = text.partition("..")
+    try:
+        if not sep:
+            x = float(text)
+            return x, x
+        lo = float(lo_text) if lo_text.strip() else -math.inf
+        hi = float(hi_text) if hi_text.strip() else math.inf
+    except ValueError:
+        return None
+    return (lo, hi) if lo <= hi else None
+
+
 #: Hover note of a pruned trial's value.
 PRUNED_VALUE_NOTE = "pruned: the last intermediate value it reported, not a final value"
 
@@ -89,6 +112,38 @@ class TrialsTable:
         self.failed.layout.width = "260px"
         self.traceback = widgets.HTML()
         self.traceback.add_class("hpo-traceback")
+        # Filters: a value range, and one parameter's range ("2..6", "..0.1") or choices ("a, b").
+        self.value_range = text_box(
+            "value", "190px", "show trials whose (first) value is in this range, e.g. 0.1..0.5"
+        )
+        self.value_range.placeholder = "low..high"
+        self.param = widgets.Dropdown(
+            options=[("parameter…", "")], value="", layout={"width": "190px"}
+        )
+        self.param_range = text_box(
+            "", "150px", "a range (2..6, ..0.1) or choices (gbtree, dart) of that parameter"
+        )
+        self.param_range.placeholder = "range or choices"
+        self.filter_message = widgets.HTML()
+        self.csv = widgets.Button(
+            description="Export CSV", icon="download", tooltip="the filtered trials as a CSV file"
+        )
+        self.download = widgets.HTML()
+        self.detail_number = widgets.BoundedIntText(
+            value=-1,
+            min=-1,
+            max=10**9,
+            description="trial #",
+            tooltip="a trial's params, values, intermediate values, attributes and traceback",
+            style={"description_width": "initial"},
+            layout={"width": "150px"},
+        )
+        self.detail = widgets.HTML()
+        self.detail.add_class("hpo-trial-detail")
+        self.csv.on_click(lambda _: self.export_csv())
+        for w in (self.value_range, self.param, self.param_range):
+            w.observe(lambda _: self._first_page(), "value")
+        self.detail_number.observe(lambda change: self.show_detail(change["new"]), "value")
         self.prev.on_click(lambda _: self.turn(-1))
         self.next.on_click(lambda _: self.turn(+1))
         self.sort.observe(lambda _: self._first_page(), "value")
@@ -97,8 +152,13 @@ class TrialsTable:
         self.widget = widgets.VBox(
             [
                 widgets.HBox([self.sort, self.state, self.prev, self.page_label, self.next]),
+                widgets.HBox(
+                    [self.value_range, self.param, self.param_range, self.csv, self.download]
+                ),
+                self.filter_message,
                 widgets.Box([self.html], layout={"max_height": "420px", "overflow": "auto"}),
-                widgets.HBox([self.failed]),
+                widgets.HBox([self.detail_number, self.failed]),
+                self.detail,
                 self.traceback,
             ]
         )
@@ -109,7 +169,15 @@ class TrialsTable:
         """New trials (any thread); re-renders the current page and the failure list."""
         self._trials = trials
         self._directions = list(directions)
+        param_options = [("parameter…", "")] + [(p, p) for p in self._all_params()]
+        if list(self.param.options) != param_options:
+            current = self.param.value
+            with self.param.hold_trait_notifications():
+                self.param.options = param_options
+                self.param.value = current if (current, current) in param_options else ""
         self.render()
+        if self.detail_number.value >= 0:
+            self.show_detail(self.detail_number.value)
         failed = [t.number for t in trials if t.state == TrialState.FAIL]
         options = [("—", -1)] + [(f"#{n}", n) for n in failed[-200:]]
         if list(self.failed.options) != options:
@@ -121,10 +189,13 @@ class TrialsTable:
     def rows(self) -> list[FrozenTrial]:
         """Trials after filter and sort (all pages)."""
         wanted = self.state.value
+        keep = self._filter()
         trials = [
             t
             for t in self._trials
-            if t.state != TrialState.WAITING and (wanted == "all" or t.state.name == wanted)
+            if t.state != TrialState.WAITING
+            and (wanted == "all" or t.state.name == wanted)
+            and keep(t)
         ]
         key = self.sort.value
         reverse = key.startswith("-")
@@ -150,6 +221,134 @@ class TrialsTable:
             timed.sort(key=lambda t: _duration(t) or 0.0, reverse=reverse)
             trials = timed + rest
         return trials
+
+    def _filter(self) -> Callable[[FrozenTrial], bool]:
+        """The value and parameter filters as one predicate; a filter that does not parse is
+        said under the boxes and ignored (the table never goes blank on a typo)."""
+        problems: list[str] = []
+        checks: list[Callable[[FrozenTrial], bool]] = []
+        text = self.value_range.value.strip()
+        if text:
+            bounds = _parse_range(text)
+            if bounds is None:
+                problems.append(f"value: {text!r} is not a range; write low..high, ..high or low..")
+            else:
+                v_lo, v_hi = bounds
+                checks.append(lambda t: t.values is not None and v_lo <= t.values[0] <= v_hi)
+        name, text = self.param.value, self.param_range.value.strip()
+        if name and text:
+            bounds = _parse_range(text)
+            if bounds is not None:
+                lo, hi = bounds
+                checks.append(
+                    lambda t: (
+                        isinstance(t.params.get(name), int | float)
+                        and not isinstance(t.params.get(name), bool)
+                        and lo <= t.params[name] <= hi
+                    )
+                )
+            elif ".." in text:
+                problems.append(f"{name}: {text!r} is not a range; write low..high")
+            else:
+                choices = {c.strip() for c in text.split(",") if c.strip()}
+                checks.append(lambda t: name in t.params and str(t.params[name]) in choices)
+        self._set(self.filter_message, error_html(problems))
+        return lambda t: all(check(t) for check in checks)
+
+    def _all_params(self) -> list[str]:
+        names: dict[str, None] = {}
+        for t in sorted(self._trials, key=lambda t: t.number):
+            for p in t.params:
+                names.setdefault(p, None)
+        return list(names)
+
+    def user_attr_columns(self) -> list[str]:
+        """User attributes (``trial.set_user_attr``) in the order first seen, as columns."""
+        names: dict[str, None] = {}
+        for t in sorted(self._trials, key=lambda t: t.number):
+            for k in t.user_attrs:
+                names.setdefault(k, None)
+        return list(names)[:MAX_ATTR_COLUMNS]
+
+    def to_csv(self) -> str:
+        """The filtered, sorted trials (every page) as CSV: every parameter and user attribute."""
+        params = self._all_params()
+        attrs = self.user_attr_columns()
+        n_obj = len(self._directions)
+        values = ["value"] if n_obj == 1 else [f"value_{i}" for i in range(n_obj)]
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "number",
+                "state",
+                *values,
+                "duration_s",
+                *params,
+                *(f"user_attrs_{a}" for a in attrs),
+                "worker",
+            ]
+        )
+        for t in self.rows():
+            vals = list(t.values) if t.values is not None else [None] * n_obj
+            writer.writerow(
+                [t.number, _display_state(t), *vals[:n_obj], _duration(t)]
+                + [t.params.get(p) for p in params]
+                + [t.user_attrs.get(a) for a in attrs]
+                + [t.system_attrs.get(_attrs.WORKER, "")]
+            )
+        return out.getvalue()
+
+    def export_csv(self) -> str:
+        """Offer :meth:`to_csv` as a download link (no server round trip, no file written)."""
+        text = self.to_csv()
+        data = base64.b64encode(text.encode("utf-8")).decode("ascii")
+        n = max(0, text.count("\n") - 1)
+        self._set(
+            self.download,
+            f'<a download="trials.csv" class="hpo-csv-link" '
+            f'href="data:text/csv;charset=utf-8;base64,{data}">trials.csv ({n} rows)</a>',
+        )
+        return text
+
+    def detail_html(self, number: int) -> str | None:
+        """Everything about one trial: params, values, intermediate values, user attributes,
+        worker, timing and, for a failure, its traceback."""
+        trial = next((t for t in self._trials if t.number == number), None)
+        if trial is None:
+            return None
+
+        def table(rows: Sequence[tuple[Any, Any]]) -> str:
+            body = "".join(
+                f'<tr><td class="hpo-left">{esc(k)}</td><td class="hpo-left">{esc(v)}</td></tr>'
+                for k, v in rows
+            )
+            return f'<table class="hpo-table">{body}</table>' if rows else note_html("none")
+
+        values = list(trial.values) if trial.values is not None else []
+        parts = [
+            f"<div><b>Trial {trial.number}</b> · {esc(_display_state(trial))} · "
+            f"{esc(fmt_seconds(_duration(trial)))} · "
+            f"{esc(trial.system_attrs.get(_attrs.WORKER, 'driver'))}</div>",
+            "<div class='hpo-note'>values</div>",
+            table([(f"value {i}", fmt_value(v)) for i, v in enumerate(values)]),
+            "<div class='hpo-note'>params</div>",
+            table([(k, fmt_value(v)) for k, v in trial.params.items()]),
+            "<div class='hpo-note'>intermediate values</div>",
+            table([(step, fmt_value(v)) for step, v in sorted(trial.intermediate_values.items())]),
+            "<div class='hpo-note'>user attributes</div>",
+            table(list(trial.user_attrs.items())),
+        ]
+        if trial.state == TrialState.FAIL:
+            parts.append(f'<pre class="hpo-pre">{esc(self.traceback_text(number) or "")}</pre>')
+        return "".join(parts)
+
+    def show_detail(self, number: int) -> None:
+        if number is None or number < 0:
+            self._set(self.detail, "")
+            return
+        html = self.detail_html(number)
+        self._set(self.detail, html if html is not None else note_html(f"No trial {number} here."))
 
     def _first_page(self) -> None:
         self.page = 0
@@ -191,14 +390,32 @@ class TrialsTable:
         if not trials:
             return note_html("No trials to show yet.")
         params = self.param_columns()
+        attrs = self.user_attr_columns()
         n_obj = len(self._directions)
         value_heads = ["value"] if n_obj == 1 else [f"value {i}" for i in range(n_obj)]
-        head = ["#", "state", *value_heads, *params, "duration", "worker"]
+        pinned = ["#", "state", *value_heads, "duration"]
+        head = [*pinned, *params, *(f"attr: {a}" for a in attrs), "worker"]
+        # Number, state, value(s) and duration stay in view when a wide space scrolls sideways.
+        offsets, left = [], 0.0
+        for h in pinned:
+            offsets.append(left)
+            left += _PIN_WIDTH_EM.get(h, _PIN_WIDTH_EM["value"])
+
+        def pin(i: int) -> str:
+            if i >= len(pinned):
+                return ""
+            width = _PIN_WIDTH_EM.get(pinned[i], _PIN_WIDTH_EM["value"])
+            return (
+                f' style="position:sticky;left:{offsets[i]}em;min-width:{width}em;'
+                f'max-width:{width}em;z-index:1;background:var(--jp-layout-color1, white)"'
+            )
+
         out = ['<table class="hpo-table"><thead><tr>']
         out += [
-            f'<th class="{"hpo-left" if h in ("state", "worker") else ""}" title="{esc(h)}">'
+            f'<th class="{"hpo-left" if h in ("state", "worker") else ""}" title="{esc(h)}"'
+            f"{pin(i).replace('z-index:1', 'z-index:2').replace('var(--jp-layout-color1, white)', 'var(--jp-layout-color2, #f8fafc)')}>"
             f'<span class="hpo-trunc">{esc(h)}</span></th>'
-            for h in head
+            for i, h in enumerate(head)
         ]
         out.append("</tr></thead><tbody>")
         for t in trials:
@@ -216,10 +433,12 @@ class TrialsTable:
                 f'<td class="hpo-left hpo-state"><span style="color:{color}">●</span> '
                 f"{esc(state)}</td>",
                 *(value_cell.format(esc(fmt_value(v))) for v in values[:n_obj]),
-                *(f"<td>{esc(fmt_value(t.params.get(p)))}</td>" for p in params),
                 f"<td>{esc(fmt_seconds(_duration(t)))}</td>",
-                f'<td class="hpo-left">{esc(t.system_attrs.get(_attrs.WORKER, ""))}</td>',
             ]
+            cells = [c.replace("<td", "<td" + pin(i), 1) for i, c in enumerate(cells)]
+            cells += [f"<td>{esc(fmt_value(t.params.get(p)))}</td>" for p in params]
+            cells += [f"<td>{esc(fmt_value(t.user_attrs.get(a)))}</td>" for a in attrs]
+            cells.append(f'<td class="hpo-left">{esc(t.system_attrs.get(_attrs.WORKER, ""))}</td>')
             out.append("<tr>" + "".join(cells) + "</tr>")
         out.append("</tbody></table>")
         return "".join(out)
@@ -255,6 +474,14 @@ class TrialsTable:
 
     def close(self) -> None:
         for w in (
+            self.value_range,
+            self.param,
+            self.param_range,
+            self.filter_message,
+            self.csv,
+            self.download,
+            self.detail_number,
+            self.detail,
             self.sort,
             self.state,
             self.prev,
@@ -298,106 +525,145 @@ def retrain_snippet(
 
 
 class BestTrialCard:
-    """The best trial (or the Pareto front) with "copy params" and "insert code cell".
+    """The best trial (or a browsable Pareto front) with "Copy params" and "Insert code cell".
 
     ``code_for(params)`` is supplied by the panel: it knows whether the objective is a preset
-    (retrain with :meth:`SklearnPreset.retrain_code`) or a plain function.  Putting text on the
-    clipboard needs JavaScript, so "copy" shows the code selected-ready in a text area instead.
+    (retrain with :meth:`SklearnPreset.retrain_code`) or a plain function.  The buttons are
+    front-end code (:class:`~.best_actions.BestTrialActions`) holding the code of the trial
+    shown *now*: :meth:`update` regenerates it whenever the best trial (or the chosen Pareto
+    trial) changes, so neither the clipboard nor an inserted cell is ever stale.
     """
 
     def __init__(self, code_for: Callable[[dict[str, Any]], str]) -> None:
         self.code_for = code_for
         self.params: dict[str, Any] | None = None
+        self.trial_number: int | None = None
+        self._front: dict[int, FrozenTrial] = {}
         self.summary = widgets.HTML(note_html("No completed trial yet."))
         self.summary.add_class("hpo-best")
-        self.copy = widgets.Button(description="Copy params", icon="copy", disabled=True)
-        self.insert = widgets.Button(
-            description="Insert code cell",
-            icon="plus",
-            disabled=True,
-            tooltip="a new cell that retrains with the best parameters",
+        self.pareto = widgets.Dropdown(
+            description="Pareto trial",
+            options=[],
+            tooltip="the trials no other trial beats on every objective",
+            style={"description_width": "auto"},
+            layout={"width": "auto", "display": "none"},
         )
+        self.pareto.add_class("hpo-pareto-choice")
+        self.pareto.observe(lambda _: self._show_pareto_choice(), "value")
+        self.actions = BestTrialActions(self._on_action)
         self.code = widgets.Textarea(layout={"width": "98%", "height": "150px", "display": "none"})
         self.code.add_class("hpo-code")
         self.message = widgets.HTML()
-        self.copy.on_click(lambda _: self.copy_params())
-        self.insert.on_click(lambda _: self.insert_code())
         self.widget = widgets.VBox(
-            [self.summary, widgets.HBox([self.copy, self.insert]), self.message, self.code]
+            [self.summary, self.pareto, self.actions, self.message, self.code]
         )
+        self._head = ""
+        self._directions: list[str] = []
 
     def update(self, trials: Sequence[FrozenTrial], directions: Sequence[str]) -> None:
         complete = [t for t in trials if t.state == TrialState.COMPLETE and t.values is not None]
         if not complete:
             return
+        self._directions = list(directions)
         if len(directions) == 1:
             maximize = directions[0] == "maximize"
             best = (max if maximize else min)(complete, key=lambda t: t.values[0])
-            head = (
+            self._head = (
                 f"<b>Best value {esc(fmt_value(best.values[0]))}</b> "
                 f"(trial {best.number} of {sum(1 for t in trials if counts_towards_budget(t))}"
                 " finished)"
             )
-        else:
-            from ..plots import pareto_data
+            self._show(best)
+            return
+        from ..plots import pareto_data
 
-            front = pareto_data(complete, list(directions)).front_numbers
-            by_number = {t.number: t for t in complete}
-            best = by_number[front[0]]
-            values = ", ".join(fmt_value(v) for v in best.values)
-            head = (
-                f"<b>{len(front)} trial(s) on the Pareto front</b>; showing trial "
-                f"{best.number} ({esc(values)})"
-            )
-        self.params = dict(best.params)
+        front = pareto_data(complete, list(directions)).front_numbers
+        by_number = {t.number: t for t in complete}
+        self._front = {n: by_number[n] for n in front}
+        self._head = f"<b>{len(front)} trial(s) on the Pareto front</b>"
+        options = [
+            (f"trial {n}: " + ", ".join(fmt_value(v) for v in by_number[n].values), n)
+            for n in front
+        ]
+        keep = self.pareto.value if self.pareto.value in self._front else front[0]
+        if list(self.pareto.options) != options:
+            self.pareto.options = options  # selects the first option (shown, then replaced)
+            self.pareto.value = keep
+        self.pareto.layout.display = None
+        self._show(self._front[keep])
+
+    def _show_pareto_choice(self) -> None:
+        chosen = self._front.get(self.pareto.value) if self.pareto.value is not None else None
+        if chosen is not None:
+            self._show(chosen)
+
+    def _show(self, trial: FrozenTrial) -> None:
+        """Show ``trial`` and make the buttons act on it (the code regenerated if it changed)."""
+        head = self._head
+        if len(self._directions) > 1:
+            values = ", ".join(fmt_value(v) for v in trial.values)
+            head += f"; showing trial {trial.number} ({esc(values)})"
         rows = "".join(
             f'<tr><td class="hpo-left">{esc(k)}</td><td>{esc(fmt_value(v))}</td></tr>'
-            for k, v in best.params.items()
+            for k, v in trial.params.items()
         )
         html = f'<div>{head}</div><table class="hpo-table">{rows}</table>'
         if self.summary.value != html:
             self.summary.value = html
-        self.copy.disabled = self.insert.disabled = False
+        params = dict(trial.params)
+        if params != self.params or trial.number != self.trial_number:
+            self.params, self.trial_number = params, trial.number
+            self.actions.params_text = self._params_text(params)
+            self.actions.code = self.code_for(params)
+            if self.code.layout.display is None:  # the shown code follows the best trial
+                self.code.value = self.actions.code
+        self.actions.enabled = True
+
+    @staticmethod
+    def _params_text(params: dict[str, Any]) -> str:
+        return "best_params = " + pprint.pformat(params, sort_dicts=False, width=88) + "\n"
+
+    def _on_action(self, event: str, error: str) -> None:
+        """What the browser reports after a click."""
+        n = self.trial_number
+        if event == "copied":
+            self.message.value = note_html(f"Copied trial {n}'s parameters to the clipboard.")
+        elif event == "inserted":
+            self.message.value = note_html(
+                f"Inserted a cell below the panel with trial {n}'s code."
+            )
+        elif event == "copy_failed":
+            self._reveal(
+                self.actions.params_text,
+                f"The browser did not allow the clipboard ({error}): select and copy the code.",
+            )
+        elif event == "insert_unhandled":
+            self._reveal(
+                self.actions.code,
+                "Copy this code into a new cell (in JupyterLab with the hpo_widget extension "
+                "enabled, the button inserts it below the panel).",
+            )
 
     def copy_params(self) -> str:
-        """Show the params as code, ready to select and copy (no JavaScript needed)."""
+        """The params as code, shown ready to select and copy (for use without a browser)."""
         if self.params is None:
             return ""
-        text = "best_params = " + pprint.pformat(self.params, sort_dicts=False, width=88) + "\n"
-        self._show(text, "Select the code below and copy it (Ctrl/Cmd+C).")
-        return text
+        self._reveal(self.actions.params_text, "Select the code below and copy it (Ctrl/Cmd+C).")
+        return self.actions.params_text
 
     def insert_code(self) -> str:
-        """Code that retrains with the best params: offered as the next cell and shown here."""
+        """The code that retrains with the shown trial's params (shown here too)."""
         if self.params is None:
             return ""
-        code = self.code_for(self.params)
-        inserted = False
-        try:
-            from IPython import get_ipython
+        self._reveal(self.actions.code, "Copy this code into a new cell:")
+        return self.actions.code
 
-            ip = get_ipython()
-            if ip is not None:
-                ip.set_next_input(code)
-                inserted = True
-        except Exception:
-            inserted = False
-        note = (
-            "Offered as a new cell below (when the notebook supports it); the code is also here:"
-            if inserted
-            else "Copy this code into a new cell:"
-        )
-        self._show(code, note)
-        return code
-
-    def _show(self, text: str, note: str) -> None:
+    def _reveal(self, text: str, note: str) -> None:
         self.code.value = text
         self.code.layout.display = None
         self.message.value = note_html(note)
 
     def close(self) -> None:
-        for w in (self.summary, self.copy, self.insert, self.code, self.message):
+        for w in (self.summary, self.pareto, self.actions, self.code, self.message):
             w.close()
-        for child in self.widget.children:
-            child.close()
         self.widget.close()
