@@ -12,35 +12,19 @@ no browser is downloaded.  Without ``/usr/bin/chromium`` the test fails and says
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests._lab import CHROMIUM, CHROMIUM_ARGS, lab_env, run_lab
+
 REPO = Path(__file__).resolve().parents[1]
 # Tests never write into the checkout: set HPO_WIDGET_SCREENSHOT=docs/panel.png to refresh the
 # README's screenshot on purpose.
@@ -75,12 +59,6 @@ NOTEBOOK_SOURCE = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _notebook(path: Path) -> None:
     nb = {
         "cells": [
@@ -102,76 +80,16 @@ def _notebook(path: Path) -> None:
     path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
 
 
-def _settings(settings_dir: Path) -> None:
-    """No news toast over the screenshot."""
-    target = settings_dir / "@jupyterlab" / "apputils-extension"
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
-
-
 @pytest.fixture
 def jupyter_lab(tmp_path: Path) -> Iterator[str]:
     """A JupyterLab server on 127.0.0.1 for this test; yields the notebook URL with token."""
-    port, token = _free_port(), secrets.token_hex(16)
     root = tmp_path / "root"
     root.mkdir()
     _notebook(root / "panel.ipynb")
     for nb in EXAMPLES.glob("*.ipynb"):  # opened as saved, never executed here
         shutil.copy(nb, root / nb.name)
-    _settings(tmp_path / "settings")
-    env = dict(os.environ)
-    # The kernelspec runs `python`: make it this environment's interpreter.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["JUPYTERLAB_SETTINGS_DIR"] = str(tmp_path / "settings")
-    env["JUPYTERLAB_WORKSPACES_DIR"] = str(tmp_path / "workspaces")
-    env["JUPYTER_RUNTIME_DIR"] = str(tmp_path / "runtime")
-    cmd = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--no-browser",
-        "--ip=127.0.0.1",
-        f"--port={port}",
-        "--port-retries=0",
-        f"--IdentityProvider.token={token}",
-        f"--ServerApp.root_dir={root}",
-        "--LabApp.expose_app_in_browser=True",
-        "--LabApp.news_url=",
-    ]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = open(tmp_path / "jupyter.log", "w")  # noqa: SIM115 - closed below
-    server = subprocess.Popen(
-        cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"jupyter lab exited early:\n{(tmp_path / 'jupyter.log').read_text()}")
-            try:
-                url = f"http://127.0.0.1:{port}/api/status?token={token}"
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("jupyter lab did not answer within 60 s")
-            time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/lab/tree/panel.ipynb?token={token}"
-    finally:
-        server.terminate()  # by PID: the server shuts its kernels down on SIGTERM
-        try:
-            server.wait(20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
-        # Anything the server left behind in its own session (a stuck kernel) goes too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+    with run_lab(root, lab_env(tmp_path), tmp_path / "jupyter.log") as lab:
+        yield f"{lab.base}/lab/tree/panel.ipynb?token={lab.token}"
 
 
 def _progress(page: object) -> str:
