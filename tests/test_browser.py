@@ -174,6 +174,29 @@ def test_saved_example_notebooks_show_their_figures_when_opened(jupyter_lab: str
 
 
 @pytest.mark.browser
+def _param_names(page: Any) -> list[str]:
+    names = page.locator('.hpo-param-row input[placeholder="name"]')
+    return [names.nth(i).input_value() for i in range(names.count())]
+
+
+def _broken_import_changes_nothing(page: Any) -> None:
+    """Pasting a broken space and pressing Import leaves the form as it was and says why."""
+    before = _param_names(page)
+    assert before == ["learning_rate", "depth", "booster", "dropout"], before
+    page.locator(".hpo-panel .jupyter-widget-Collapse-header", has_text="Import / export").click()
+    area = page.locator(".hpo-panel textarea[placeholder^='Paste a search space']")
+    for pasted, says in (
+        ('{"x": {"type": "float", "low": 0', "Nothing was imported"),  # not JSON/YAML
+        ('{"x": {"type": "floatt", "low": 0, "high": 1}}', "did you mean 'float'"),
+    ):
+        area.fill(pasted)
+        area.blur()
+        page.locator(".hpo-panel").get_by_role("button", name="Import", exact=True).click()
+        page.wait_for_selector(f'.hpo-panel .hpo-error:has-text("{says}")', timeout=10_000)
+        assert _param_names(page) == before
+    page.locator(".hpo-panel .jupyter-widget-Collapse-header", has_text="Import / export").click()
+
+
 def _best_trial_buttons(page: Any) -> None:
     """Best trial card: "Insert code cell" puts the current best trial's code in a new cell
     right below the panel's cell; "Copy params" puts its params on the clipboard."""
@@ -320,6 +343,8 @@ def test_panel_renders_and_updates_in_jupyterlab(jupyter_lab: str, tmp_path: Pat
             high.press("Enter")
             page.wait_for_selector("button.hpo-run:enabled")
             assert page.locator(".hpo-row-error .hpo-error").count() == 0
+
+            _broken_import_changes_nothing(page)
 
             # Press Run in the browser: the click travels over the comm to the kernel.
             page.locator("button.hpo-run").click()
