@@ -118,3 +118,30 @@ def run_lab(root: Path, env: dict[str, str], log_path: Path) -> Iterator[Lab]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(server.pid, signal.SIGKILL)
         log.close()
+
+
+def write_finished_study(path: Path, name: str, n: int) -> None:
+    """A finished study of ``n`` trials (seeded) in a journal file, written without running."""
+    import random
+
+    import optuna
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    from hpo_widget.storage import open_storage, resolve_storage
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = open_storage(resolve_storage(str(path)))
+    study = optuna.create_study(study_name=name, storage=storage, direction="minimize")
+    rng = random.Random(0)
+    dists = {"x": FloatDistribution(-10, 10), "n": IntDistribution(1, 5)}
+    trials = []
+    for _ in range(n):
+        params = {"x": rng.uniform(-10, 10), "n": rng.randint(1, 5)}
+        trials.append(
+            optuna.trial.create_trial(
+                params=params,
+                distributions=dists,
+                value=(params["x"] - 2) ** 2 + params["n"] / 10,
+            )
+        )
+    study.add_trials(trials)

@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from tests._lab import CHROMIUM, CHROMIUM_ARGS, lab_env, run_lab
+from tests._lab import CHROMIUM, CHROMIUM_ARGS, lab_env, run_lab, write_finished_study
 
 pytestmark = pytest.mark.browser
 
@@ -60,33 +60,6 @@ n_trials: 400
 """
 
 
-def _big_study(path: Path, name: str, n: int) -> None:
-    """A finished study of ``n`` trials (seeded) in a journal file, written without running."""
-    import random
-
-    import optuna
-    from optuna.distributions import FloatDistribution, IntDistribution
-
-    from hpo_widget.storage import open_storage, resolve_storage
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    storage = open_storage(resolve_storage(str(path)))
-    study = optuna.create_study(study_name=name, storage=storage, direction="minimize")
-    rng = random.Random(0)
-    dists = {"x": FloatDistribution(-10, 10), "n": IntDistribution(1, 5)}
-    trials = []
-    for _ in range(n):
-        params = {"x": rng.uniform(-10, 10), "n": rng.randint(1, 5)}
-        trials.append(
-            optuna.trial.create_trial(
-                params=params,
-                distributions=dists,
-                value=(params["x"] - 2) ** 2 + params["n"] / 10,
-            )
-        )
-    study.add_trials(trials)
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """A JupyterLab server on 127.0.0.1 for this module: its URL, token, root and log."""
@@ -100,7 +73,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root.mkdir()
     (root / "slow_objective.py").write_text(OBJECTIVE)
     (root / "slow.yaml").write_text(SPEC)
-    _big_study(root / "big.journal", "big1k", 1000)
+    write_finished_study(root / "big.journal", "big1k", 1000)
     env = lab_env(tmp)
     env.pop("HPO_WIDGET_STORAGE", None)
     with run_lab(root, env, tmp / "jupyter.log") as lab:

@@ -145,6 +145,34 @@ async def test_listing_creates_nothing_and_finds_root_journals(
     assert code == 400 and "one process" in body["message"]
 
 
+@pytest.fixture
+def journal_before_start(jp_root_dir: Path) -> Path:
+    """A finished study in the root before the server starts (request it before ``api``)."""
+    path = jp_root_dir / "before.journal"
+    runner = run(str(path), n=3)
+    runner.wait(BOUND)
+    runner.close()
+    return path
+
+
+async def test_server_reads_its_storages_when_it_starts(
+    journal_before_start: Path, jp_serverapp: Any, api: Fetch
+) -> None:
+    """Preload: the journal is replayed in the storage threads at start, not by the first
+    request (a 10,000-trial journal costs about a second: benchmarks/dashboard_open.py)."""
+    app = next(
+        ext.app
+        for ext in jp_serverapp.extension_manager.extension_points.values()
+        if type(ext.app).__name__ == "HpoWidgetApp"
+    )
+    entries = app.registry.entries()
+    assert [e.label for e in entries] == ["before.journal"]
+    await wait_for(lambda: entries[0].cache.get("studies") is not None, "the preload")
+    sid = await storage_id(api, "before.journal")
+    code, _, body = await api("GET", "storages", sid, "studies")
+    assert code == 200 and [(s["name"], s["done"]) for s in body["studies"]] == [("demo", 3)]
+
+
 # -- studies, trials, figures across storages ------------------------------------------------------
 @pytest.fixture(params=["journal", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def kind(request: pytest.FixtureRequest) -> str:

@@ -10,7 +10,7 @@ import { Poll } from '@lumino/polling';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { HpoAPI } from './api';
+import { HpoAPI, IAnswer } from './api';
 import { IStudyRef, studyPath } from './core/cells';
 import {
   formatAgo,
@@ -26,6 +26,7 @@ import {
 import { mergeTrials } from './core/merge';
 import { figureInterval, pollInterval } from './core/poll';
 import { isDarkColor, themedLayout } from './core/theme';
+import { withWebGL } from './core/traces';
 import type {
   IFigure,
   IFigureKindInfo,
@@ -33,23 +34,8 @@ import type {
   IStudyDetail,
   ITrialRow
 } from './core/types';
+import { hasWebGL, loadingPlotly, loadPlotly } from './plotly';
 import { CommandIDs } from './sidebar';
-
-type PlotlyModule = typeof import('plotly.js-dist-min').default;
-let plotly: Promise<PlotlyModule> | null = null;
-/**
- * plotly.js: the copy JupyterLab already evaluated for plotly's own renderer (jupyterlab-plotly,
- * installed with the `plotly` package) when it is there, else this extension's own chunk, loaded
- * on first use.  Evaluating a second 4.8 MB copy costs seconds of main thread on a slow machine.
- */
-function loadPlotly(): Promise<PlotlyModule> {
-  const shared = (window as unknown as { Plotly?: PlotlyModule }).Plotly;
-  if (!plotly && shared && typeof shared.react === 'function') {
-    plotly = Promise.resolve(shared);
-  }
-  plotly = plotly ?? import('plotly.js-dist-min').then(m => (m.default ?? m) as PlotlyModule);
-  return plotly;
-}
 
 const PAGE = 100;
 
@@ -99,6 +85,14 @@ export class StudyDashboard extends Widget {
     this.node.append(this._header, this._status, this._figures, tableBox);
 
     void loadPlotly(); // its chunk loads while the first requests run
+    // The figure first shown for a single-objective study, asked for with the table rather than
+    // after it (the kinds come with the table).  A multi-objective study shows its Pareto front
+    // first, and this history waits in the server's cache for a click on its tab.
+    const answer = this.api.request<IFiguresResponse>(studyPath(this.ref, 'figures'), {
+      query: { kinds: 'history' }
+    });
+    answer.catch(() => undefined); // a failure shows when (if) the tab uses it
+    this._prefetch = { name: 'history', answer };
     this._poll = new Poll({
       auto: true,
       factory: () => this._update(),
@@ -107,6 +101,7 @@ export class StudyDashboard extends Widget {
       // The first load runs even before the tab is attached; later ones only while it shows.
       standby: () => document.hidden || (this._readyDone && !this.isVisible)
     });
+    this._mark('constructed');
   }
 
   /** Resolves when the first table and figures are drawn (ms since the tab was created). */
@@ -130,10 +125,15 @@ export class StudyDashboard extends Widget {
       return;
     }
     this._poll.dispose();
+    const plotly = loadingPlotly();
     if (plotly) {
       void plotly.then(P => this._plot && P.purge(this._plot));
     }
     super.dispose();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    this._mark('attached');
   }
 
   protected onAfterShow(msg: Message): void {
@@ -146,6 +146,7 @@ export class StudyDashboard extends Widget {
   }
 
   private _resizePlots(): void {
+    const plotly = loadingPlotly();
     if (!plotly) {
       return;
     }
@@ -234,6 +235,19 @@ export class StudyDashboard extends Widget {
     }
   }
 
+  /** The figures request for one kind; the prefetched one when it is that kind. */
+  private _requestFigure(name: string): Promise<IAnswer<IFiguresResponse>> {
+    const early = this._prefetch;
+    if (early && early.name === name) {
+      this._prefetch = null;
+      return early.answer;
+    }
+    return this.api.request<IFiguresResponse>(studyPath(this.ref, 'figures'), {
+      query: { kinds: name },
+      etag: this._figEtags.get(name) ?? null
+    });
+  }
+
   /** Show a kind: fetch it when stale (304 while the storage is unchanged), draw it. */
   private async _showFigure(name: string): Promise<void> {
     const switching = this._active !== name;
@@ -248,10 +262,7 @@ export class StudyDashboard extends Widget {
       }
       const seq = ++this._fetchSeq;
       try {
-        const answer = await this.api.request<IFiguresResponse>(studyPath(this.ref, 'figures'), {
-          query: { kinds: name },
-          etag: this._figEtags.get(name) ?? null
-        });
+        const answer = await this._requestFigure(name);
         if (answer.etag) {
           this._figEtags.set(name, answer.etag);
         }
@@ -278,6 +289,7 @@ export class StudyDashboard extends Widget {
       return;
     }
     if (!fig) {
+      const plotly = loadingPlotly();
       if (this._plot && plotly) {
         (await plotly).purge(this._plot);
       }
@@ -303,7 +315,7 @@ export class StudyDashboard extends Widget {
     };
     const layout = themedLayout({ ...fig.layout, height: 420 }, dark, colors);
     const t0 = performance.now();
-    await P.react(this._plot, fig.data, layout, {
+    await P.react(this._plot, withWebGL(fig.data, hasWebGL()), layout, {
       responsive: true,
       displaylogo: false,
       modeBarButtonsToRemove: ['toImage']
@@ -447,6 +459,7 @@ export class StudyDashboard extends Widget {
   private _figEtags = new Map<string, string>();
   private _stale = new Set<string>();
   private _fetchSeq = 0;
+  private _prefetch: { name: string; answer: Promise<IAnswer<IFiguresResponse>> } | null = null;
   private _tabsBuilt = false;
   private _drawn = false;
   private _box!: HTMLElement;

@@ -37,6 +37,7 @@ import type {
 } from './core/types';
 import { StudyDashboard } from './dashboard';
 import { StudiesModel } from './model';
+import { preloadPlotly } from './plotly';
 import { installInsertCellBridge } from './panelcells';
 import { CommandIDs, StudiesSidebar } from './sidebar';
 import { RunningStatus } from './statusbar';
@@ -88,6 +89,13 @@ const plugin: JupyterFrontEndPlugin<void> = {
     }
     const api = new HpoAPI(app.serviceManager.serverSettings);
     const model = new StudiesModel(api);
+    const preload = () => {
+      if (model.groups.some(g => g.studies.length > 0)) {
+        model.changed.disconnect(preload);
+        preloadPlotly();
+      }
+    };
+    model.changed.connect(preload);
 
     const sidebar = new StudiesSidebar(model, commands, api);
     sidebar.title.icon = studiesIcon;

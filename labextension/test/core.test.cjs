@@ -163,3 +163,30 @@ test('themed layout is transparent with theme colours; dark drops the white temp
   assert.ok(!theme.isDarkColor('#fff'));
   assert.ok(!theme.isDarkColor('white'));
 });
+
+const traces = require(path.join(lib, 'traces.js'));
+
+test('scatter traces above the threshold go to WebGL only when WebGL is there', () => {
+  const big = { type: 'scatter', x: Array.from({ length: 2001 }, (_, i) => i), y: [] };
+  const small = { type: 'scatter', x: [1, 2, 3], y: [1, 2, 3] };
+  const bar = { type: 'bar', x: big.x };
+  const untyped = { y: big.x };
+  const out = traces.withWebGL([big, small, bar, untyped], true);
+  assert.deepEqual(out.map(t => t.type), ['scattergl', 'scatter', 'bar', 'scattergl']);
+  assert.equal(big.type, 'scatter', 'the input is not changed');
+  assert.deepEqual(traces.withWebGL([big], false), [big]);
+  assert.equal(traces.withWebGL([small], true, 2)[0].type, 'scattergl');
+});
+
+test('typed arrays from plotly.py count their elements', () => {
+  // 3 float64 values and 5 int8 values, as plotly.py's JSON encodes numpy arrays.
+  const f8 = Buffer.from(new Float64Array([1, 2, 3]).buffer).toString('base64');
+  const i1 = Buffer.from(new Int8Array([1, 2, 3, 4, 5]).buffer).toString('base64');
+  assert.equal(traces.arrayLength({ dtype: 'f8', bdata: f8 }), 3);
+  assert.equal(traces.arrayLength({ dtype: 'i1', bdata: i1 }), 5);
+  assert.equal(traces.arrayLength({ dtype: 'f8', bdata: f8, shape: '3' }), 3);
+  assert.equal(traces.arrayLength([1, 2]), 2);
+  assert.equal(traces.arrayLength(null), 0);
+  const big = { dtype: 'f8', bdata: Buffer.alloc(8 * 2500).toString('base64') };
+  assert.equal(traces.withWebGL([{ type: 'scatter', x: big }], true)[0].type, 'scattergl');
+});
