@@ -33,6 +33,7 @@ __all__ = [
     "pareto_front",
     "storage_of",
     "study_id",
+    "tell",
     "trial_for",
     "trial_id",
 ]
@@ -65,6 +66,26 @@ def trial_for(study: optuna.Study, claimed_trial_id: int) -> optuna.Trial:
     if local is not None:
         local.cached_all_trials = None
     return optuna.Trial(study, claimed_trial_id)
+
+
+def tell(
+    study: optuna.Study,
+    trial: optuna.Trial,
+    values: Sequence[float] | None = None,
+    state: TrialState | None = None,
+) -> None:
+    """``study.tell(trial, values, state=state, skip_if_finished=True)`` without its result.
+
+    ``Study.tell`` reads the trial back after writing it, to return a copy nobody here uses:
+    one storage round trip per trial on the remote path.  ``optimize`` itself calls the
+    function behind it (``optuna.study._tell._tell_with_warning``), so this keeps Optuna's
+    exact semantics (state checks, the sampler's ``after_trial``, pruned values).
+    """
+    from optuna.study import _tell
+
+    _tell._tell_with_warning(
+        study, trial, value_or_values=values, state=state, skip_if_finished=True
+    )
 
 
 @contextmanager

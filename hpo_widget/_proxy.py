@@ -25,12 +25,15 @@ tests/test_spark.py races 8 clients for 200 tickets to keep this true.
 from __future__ import annotations
 
 import collections
+import contextlib
 import hmac
 import ipaddress
 import logging
 import os
 import secrets
+import threading
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -76,12 +79,35 @@ def _bracket(host: str) -> str:
     return f"[{host}]" if ":" in host and not host.startswith("[") else host
 
 
+def _then(handler: Any, hook: Callable[[], None]) -> Any:
+    """``handler`` (unary-unary) calling ``hook`` once its call is done (errors ignored)."""
+    inner = handler.unary_unary
+
+    def behavior(request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return inner(request, context)
+        finally:
+            with contextlib.suppress(Exception):
+                hook()
+
+    return grpc.unary_unary_rpc_method_handler(
+        behavior,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
 class _RequireToken(grpc.ServerInterceptor):
-    """Rejects every call whose metadata lacks the run's token (constant-time comparison)."""
+    """Rejects every call whose metadata lacks the run's token (constant-time comparison), and
+    counts the accepted ones by method (what ``benchmarks/round_trips.py`` reports)."""
 
     def __init__(self, token: str) -> None:
         self._token = token.encode()
         self._deny = grpc.unary_unary_rpc_method_handler(self._abort)
+        self.calls: collections.Counter[str] = collections.Counter()
+        self._count_lock = threading.Lock()
+        #: Called after every trial state change a client made (a claim or a tell).
+        self.after_state_change: Callable[[], None] | None = None
 
     @staticmethod
     def _abort(request: Any, context: grpc.ServicerContext) -> None:
@@ -90,7 +116,14 @@ class _RequireToken(grpc.ServerInterceptor):
     def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
         given = dict(handler_call_details.invocation_metadata or ()).get(TOKEN_METADATA, "")
         if isinstance(given, str) and hmac.compare_digest(given.encode(), self._token):
-            return continuation(handler_call_details)
+            method = handler_call_details.method.rpartition("/")[2]
+            with self._count_lock:
+                self.calls[method] += 1
+            handler = continuation(handler_call_details)
+            hook = self.after_state_change
+            if method == "SetTrialStateValues" and hook is not None and handler is not None:
+                return _then(handler, hook)
+            return handler
         return self._deny
 
 
@@ -127,8 +160,9 @@ class StorageProxyServer:
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )
         self.token = given or secrets.token_urlsafe(32)
+        self._auth = _RequireToken(self.token)
         self._server = grpc.server(
-            ThreadPoolExecutor(max_workers=max_workers), interceptors=[_RequireToken(self.token)]
+            ThreadPoolExecutor(max_workers=max_workers), interceptors=[self._auth]
         )
         add_storage_servicer(self._server, storage)
         self.port = self._server.add_insecure_port(f"{_bracket(host)}:{port}")
@@ -138,6 +172,17 @@ class StorageProxyServer:
         self.advertise = advertise or host
         self._server.start()
         _log.info("storage proxy listening on %s:%s (token required)", host, self.port)
+
+    def on_state_change(self, hook: Callable[[], None] | None) -> None:
+        """Call ``hook`` after each trial state change through this proxy: the driver's cue
+        that a worker claimed a ticket (or told a result) and the pool may need a refill."""
+        self._auth.after_state_change = hook
+
+    @property
+    def calls(self) -> collections.Counter[str]:
+        """Calls served so far, by storage method (a copy)."""
+        with self._auth._count_lock:
+            return collections.Counter(self._auth.calls)
 
     @property
     def ref(self) -> StorageRef:

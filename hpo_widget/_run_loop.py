@@ -40,6 +40,9 @@ _FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 TAKEN_OVER = "another run of this study took over"
 STOPPED_BY_USER = "stopped by user"
 STOPPED_THROUGH_STORAGE = "stopped through the study's storage"
+#: Seconds between the refiller's looks at the pool while it runs low / longest while it is full.
+_REFILL_FAST = 0.01
+_REFILL_SLOW = 0.2
 
 
 class RunError(RuntimeError):
@@ -105,6 +108,7 @@ class Run:
         self.phase = StartPhase.BACKEND
         self.pool = Tickets.initial_pool(1)  # tickets kept WAITING; set for the workers in _drive
         self.max_pool = Tickets.max_pool(1)
+        self._refiller_done = threading.Event()
 
     # -- what the loop reads -------------------------------------------------------------
     def _backend_alive(self) -> bool:
@@ -157,20 +161,37 @@ class Run:
             self.stop_reason = "a study callback called study.stop()"
             self.stop_event.set()
 
-    def refill(self) -> None:
-        """Top the ticket pool up; called by this process's workers after each claim.
+    def refill(self) -> bool:
+        """Top the ticket pool up; True when it had run low.
 
-        Cheap when the pool is still at least half full (one read of the WAITING trials), so
-        threads claiming hundreds of trials a second keep a pool of a few tickets without
-        waiting for the driver's next poll.
+        Called by this process's workers after each claim, and for workers elsewhere by the
+        refiller thread (:meth:`_refill_loop`).  It reads only the trials in flight
+        (:class:`~hpo_widget._tickets.Tickets.refill`), so workers claiming hundreds of trials
+        a second keep a pool of a few tickets, at trial 10,000 as cheaply as at trial 10.
         """
         target = self.target
         if target is None or self.stop_event.is_set():
-            return
-        waiting = self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        if 2 * len(waiting) > self.pool:
-            return
-        self.tickets.top_up(target, self.pool)
+            return False
+        return self.tickets.refill(target, self.pool)
+
+    def _refill_loop(self, wake: threading.Event, done: threading.Event) -> None:
+        """Keep the pool of workers in other processes topped up between the driver's polls.
+
+        A claim through the storage proxy wakes it at once (the proxy lives in this process);
+        for workers that reach storage themselves it looks every ``_REFILL_FAST`` seconds
+        while the pool runs low, backing off to ``_REFILL_SLOW`` while it stays full.  Without
+        it a pool of two tickets per worker drains between two polls and the workers wait.
+        """
+        interval = _REFILL_FAST
+        while not done.is_set() and not self.stop_event.is_set():
+            wake.wait(interval)
+            wake.clear()
+            try:
+                low = self.refill()
+            except Exception:  # storage hiccup: the driver's poll reports real trouble
+                _log.debug("ticket refill failed", exc_info=True)
+                low = False
+            interval = _REFILL_FAST if low else min(2 * interval, _REFILL_SLOW)
 
     def poll(self) -> list[FrozenTrial]:
         trials = self.study.get_trials(deepcopy=False)
@@ -303,8 +324,22 @@ class Run:
             _LOCAL_STOPS.pop(self.id, None)
             _LOCAL_STORAGES.pop(self.id, None)
             _LOCAL_REFILLS.pop(self.id, None)
+            self._refiller_done.set()
             if self.proxy is not None:
+                self.proxy.on_state_change(None)
                 self.proxy.close()
+
+    def _start_refiller(self) -> None:
+        wake = threading.Event()
+        if self.proxy is not None:
+            self.proxy.on_state_change(wake.set)
+        thread = threading.Thread(
+            target=self._refill_loop,
+            args=(wake, self._refiller_done),
+            name=f"hpo-refill-{self.id}",
+            daemon=True,
+        )
+        thread.start()
 
     def _drive(self) -> None:
         config, target = self.config, self.target
@@ -320,6 +355,8 @@ class Run:
             self.tickets.top_up(target, self.pool)  # adds WAITING trials: counts stay
             if self.backend.in_process:
                 _LOCAL_REFILLS[self.id] = self.refill
+            else:
+                self._start_refiller()
         self._open_record()
         task = WorkerTask(
             objective=self.runner.objective,
@@ -356,13 +393,11 @@ class Run:
                 self.stop_reason = rule
                 self.stop_event.set()
                 break
-            low = False
             if target is not None:
                 waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
                 open_budget = counted + in_flight < target
                 if waiting == 0 and open_budget:  # drained between two polls: grow the pool
                     self.pool = min(2 * self.pool, self.max_pool)
-                low = open_budget and 2 * waiting <= self.pool
                 in_flight += self.tickets.top_up(target, self.pool)
             now = time.time()
             if external:
@@ -398,9 +433,9 @@ class Run:
                     self.backend_thread = self._launch(task, n_workers)
             elif self.deadline is not None and now >= self.deadline + config.heartbeat_grace:
                 break
-            # Workers elsewhere are about to wait for tickets: look again soon.
-            interval = config.poll_interval
-            self.stop_event.wait(interval / 10 if low else interval)
+            # A pool running low is the refills' business (after each claim in this process,
+            # the refiller thread for workers elsewhere), not a reason to read everything.
+            self.stop_event.wait(config.poll_interval)
         self._finish()
 
     def _finish(self) -> None:

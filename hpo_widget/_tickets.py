@@ -69,6 +69,46 @@ def is_objective_failure(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.FAIL and not is_lost(trial)
 
 
+class _Tally:
+    """The budget's counts between two full reads of the study, kept in O(pool) per update.
+
+    A full read (:meth:`Tickets.top_up`, every driver poll) recounts everything; in between,
+    :meth:`Tickets.refill` only re-reads the unfinished trials it knows (the pool and the
+    trials workers hold), one ``get_trial`` each: a refill after every claim then costs the
+    same at trial 10,000 as at trial 10.  Trials someone else adds meanwhile are seen at the
+    next full read, which also cancels any surplus, so totals stay exact.
+    """
+
+    def __init__(self) -> None:
+        self.counted = 0
+        #: trial id -> state, for the unfinished (WAITING or RUNNING) trials of the study.
+        self.open: dict[int, TrialState] = {}
+        self.synced = False
+
+    def resync(self, trials: Iterable[FrozenTrial]) -> None:
+        counted, unfinished = 0, dict[int, TrialState]()
+        for t in trials:
+            if counts_towards_budget(t):
+                counted += 1
+            elif t.state in (TrialState.RUNNING, TrialState.WAITING):
+                unfinished[compat.trial_id(t)] = t.state
+        self.counted, self.open, self.synced = counted, unfinished, True
+
+    def refresh(self, storage: Any) -> None:
+        for tid, state in list(self.open.items()):
+            t = storage.get_trial(tid)
+            if t.state.is_finished():
+                del self.open[tid]
+                if counts_towards_budget(t):
+                    self.counted += 1
+            elif t.state != state:
+                self.open[tid] = t.state
+
+    @property
+    def waiting(self) -> int:
+        return sum(1 for s in self.open.values() if s == TrialState.WAITING)
+
+
 class Tickets:
     """Issues, cancels and re-queues the tickets of one study."""
 
@@ -77,6 +117,7 @@ class Tickets:
         self.retries = retries
         #: Held by whoever changes how many trials are in flight (adds, cancels, fails as lost).
         self.lock = threading.RLock()
+        self._tally = _Tally()
 
     def add(self, params: dict[str, Any] | None = None, retry_of: int | None = None) -> None:
         system_attrs: dict[str, Any] = {_attrs.TICKET: True}
@@ -84,10 +125,33 @@ class Tickets:
             system_attrs["fixed_params"] = params
         if retry_of is not None:
             system_attrs[_attrs.RETRY_OF] = retry_of
+        template = optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system_attrs)
         with self.lock:
-            self.study.add_trial(
-                optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system_attrs)
+            # Study.add_trial's own call, keeping the id for the tally.
+            tid = compat.storage_of(self.study).create_new_trial(
+                compat.study_id(self.study), template_trial=template
             )
+            self._tally.open[tid] = TrialState.WAITING
+
+    def refill(self, target: int, pool: int) -> bool:
+        """Top the pool up from the tally (no full read of the study); True if it ran low.
+
+        What workers in the driver's process call after each claim, and the refiller thread
+        for workers elsewhere.  Never cancels: a surplus is the full read's business.
+        """
+        with self.lock:
+            tally = self._tally
+            if not tally.synced:
+                self.top_up(target, pool)
+                return True
+            tally.refresh(compat.storage_of(self.study))
+            waiting = tally.waiting
+            if 2 * waiting > pool:
+                return False
+            need = min(target - tally.counted - len(tally.open), pool - waiting)
+            for _ in range(max(0, need)):
+                self.add()
+            return True
 
     @staticmethod
     def initial_pool(n_workers: int) -> int:
@@ -115,6 +179,7 @@ class Tickets:
         """
         with self.lock:
             trials = self.study.get_trials(deepcopy=False)
+            self._tally.resync(trials)
             counted, in_flight = budget(trials)
             need = target - counted - in_flight
             if need < 0:

@@ -62,13 +62,16 @@ _OBJECTIVE_EXITS: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemEx
 #: ``_REFILL_WAIT`` and doubles, so a refill is seen at once and an idle worker costs little).
 _MAX_IDLE_WAIT = 0.5
 
+#: Longest a worker outside the driver's process runs trials without reading the run record.
+_STOP_CHECK_INTERVAL = 0.25
+
 #: Stop events of runners living in this process, by run id (threads see them without I/O).
 _LOCAL_STOPS: dict[str, threading.Event] = {}
 #: Storage objects of runners living in this process, by run id (threads share the driver's).
 _LOCAL_STORAGES: dict[str, BaseStorage] = {}
 #: Ticket refills of runners living in this process, by run id: threads top the pool up as
 #: they claim, so a small pool never makes them wait for the driver's next poll.
-_LOCAL_REFILLS: dict[str, Callable[[], None]] = {}
+_LOCAL_REFILLS: dict[str, Callable[[], object]] = {}
 
 
 @dataclass(frozen=True)
@@ -172,12 +175,25 @@ class _Heartbeat:
         self._done.set()
 
 
-def _stop_requested(task: WorkerTask, storage: BaseStorage, study_id: int) -> bool:
-    local = _LOCAL_STOPS.get(task.run_id)
-    if local is not None:
-        return local.is_set()
-    run = run_record.read(storage, study_id)
-    return run is None or run.id != task.run_id or run.stop
+class _StopCheck:
+    """Whether the run is over: the driver's event in its own process, else the run record,
+    read at most every :data:`_STOP_CHECK_INTERVAL` seconds (one storage round trip fewer
+    for most trials of a fast objective; a stop also fails the trial in flight at once)."""
+
+    def __init__(self, task: WorkerTask, storage: BaseStorage, study_id: int) -> None:
+        self._task, self._storage, self._study_id = task, storage, study_id
+        self._due = 0.0
+
+    def __call__(self) -> bool:
+        local = _LOCAL_STOPS.get(self._task.run_id)
+        if local is not None:
+            return local.is_set()
+        now = time.monotonic()
+        if now < self._due:
+            return False
+        self._due = now + _STOP_CHECK_INTERVAL
+        run = run_record.read(self._storage, self._study_id)
+        return run is None or run.id != self._task.run_id or run.stop
 
 
 def _check_values(result: Any, n_objectives: int) -> tuple[list[float] | None, str | None]:
@@ -203,7 +219,7 @@ def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str
     try:
         result = task.objective(trial)
     except optuna.TrialPruned:
-        study.tell(trial, state=TrialState.PRUNED, skip_if_finished=True)
+        compat.tell(study, trial, state=TrialState.PRUNED)
         return
     except (*task.catch, *_OBJECTIVE_EXITS) as exc:
         # KeyboardInterrupt / SystemExit raised *by the objective* are its failure, not a lost
@@ -216,14 +232,14 @@ def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str
             _attrs.FAIL_REASON,
             mask_password(f"{type(exc).__name__}: {exc}"),
         )
-        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        compat.tell(study, trial, state=TrialState.FAIL)
         return
     values, reason = _check_values(result, len(study.directions))
     if reason is not None:
         storage.set_trial_system_attr(compat.trial_id(trial), _attrs.FAIL_REASON, reason)
-        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        compat.tell(study, trial, state=TrialState.FAIL)
     else:
-        study.tell(trial, values, skip_if_finished=True)
+        compat.tell(study, trial, values)
 
 
 def _next_trial(study: optuna.Study, task: WorkerTask) -> optuna.Trial | None:
@@ -260,12 +276,13 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             # The driver publishes the interval its grace needs; beat at least that often.
             interval = min(interval, float(published))
         heartbeat = _Heartbeat(storage, interval)
+        stop_requested = _StopCheck(task, storage, compat.study_id(study))
         starved_until = time.monotonic() + _STARVED_LIMIT
         idle_wait = _REFILL_WAIT
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
-            if _stop_requested(task, storage, compat.study_id(study)):
+            if stop_requested():
                 break
             trial = _next_trial(study, task)
             if trial is None:

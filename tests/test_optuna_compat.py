@@ -41,6 +41,39 @@ def test_trial_for_a_claimed_ticket_sees_the_claim() -> None:
     assert study.trials[0].state == TrialState.COMPLETE
 
 
+def test_tell_keeps_optunas_semantics_without_reading_the_trial_back() -> None:
+    class Counting(optuna.storages.InMemoryStorage):
+        reads = 0
+
+        def get_trial(self, trial_id: int) -> optuna.trial.FrozenTrial:
+            Counting.reads += 1
+            return super().get_trial(trial_id)
+
+    study = optuna.create_study(storage=Counting())
+    seen: list[TrialState] = []
+
+    class Sampler(optuna.samplers.RandomSampler):
+        def after_trial(self, study, trial, state, values):  # type: ignore[no-untyped-def]
+            seen.append(state)
+
+    study.sampler = Sampler(seed=0)
+    done = study.ask()
+    done.suggest_float("x", 0, 1)
+    before = Counting.reads
+    compat.tell(study, done, [0.5])
+    assert Counting.reads - before == 1  # Study.tell reads it twice
+    assert study.trials[0].state == TrialState.COMPLETE and study.trials[0].value == 0.5
+
+    pruned = study.ask()
+    pruned.report(0.75, step=3)
+    compat.tell(study, pruned, state=TrialState.PRUNED)
+    assert study.trials[1].state == TrialState.PRUNED and study.trials[1].value == 0.75
+    assert seen == [TrialState.COMPLETE, TrialState.PRUNED]  # the sampler's hook ran
+
+    compat.tell(study, pruned, [1.0])  # finished already: skipped, as skip_if_finished does
+    assert study.trials[1].state == TrialState.PRUNED
+
+
 def test_callback_scope_lets_callbacks_stop() -> None:
     study = optuna.create_study()
     with pytest.raises(RuntimeError):

@@ -321,6 +321,27 @@ async def test_report_is_written_into_the_root(api: Fetch, jp_root_dir: Path) ->
     assert "<html" in text.lower() and "my study" in text
 
 
+async def test_etag_after_a_run_ends_holds_for_the_next_poll(api: Fetch, jp_root_dir: Path) -> None:
+    """Rows read while a run was going hold its live driver; the ETag sent once it ended must
+    be the one the next idle poll computes (seen: a 200 instead of a 304 after every run)."""
+    journal = str(jp_root_dir / "runs.journal")
+    runner = StudyRunner(
+        slow_objective, study_name="short", storage=journal, backend="threading", n_workers=2
+    )
+    runner.start(n_trials=6)
+    await wait_for(lambda: runner.progress.complete >= 1, "a first trial")
+    sid = await storage_id(api, "runs.journal")
+    code, _, body = await api("GET", "storages", sid, "studies")
+    assert code == 200 and body["studies"][0]["state"] == "running"
+    await finish(runner)
+    code, headers, body = await api("GET", "storages", sid, "studies")
+    assert code == 200 and body["studies"][0]["state"] == "finished"
+    code, _, _ = await api(
+        "GET", "storages", sid, "studies", headers={"If-None-Match": headers["Etag"]}
+    )
+    assert code == 304
+
+
 async def test_stop_reaches_a_running_study(api: Fetch, jp_root_dir: Path) -> None:
     journal = str(jp_root_dir / "runs.journal")
     runner = StudyRunner(

@@ -23,7 +23,7 @@ from tornado import web
 from ...storage import mask_password
 from .._payload import dumps
 from .._registry import StorageEntry, StorageRegistry, StorageUnavailable
-from .._summaries import StudyNotFound, drivers_alive
+from .._summaries import StudyNotFound, drivers_alive, study_summaries
 
 T = TypeVar("T")
 
@@ -76,9 +76,21 @@ class BaseHandler(APIHandler):
         return entry
 
     async def change_token(self, entry: StorageEntry) -> Any:
-        """The storage's change token plus the liveness of the local drivers it lists."""
+        """The storage's change token plus the liveness of the local drivers it lists.
+
+        The drivers are those of the rows last summarized, so the rows are brought up to date
+        first (free when nothing changed): an ETag made from rows read while a run was still
+        going would change at the next request although nothing did.
+        """
         token = await self.blocking(entry.change_token)
-        return (token, drivers_alive(entry)) if token != ("missing",) else token
+        if token == ("missing",):
+            return token
+        full = (token, drivers_alive(entry))
+        await self.blocking(study_summaries, entry, full)
+        settled = (token, drivers_alive(entry))
+        if settled != full:  # the refresh ended runs: cache the rows under the settled token
+            await self.blocking(study_summaries, entry, settled)
+        return settled
 
     # -- conditional responses -----------------------------------------------------------
     def not_modified(self, *parts: Any) -> bool:

@@ -1,0 +1,155 @@
+"""The remote path's cost per trial: storage round trips, rate against Optuna, and flatness to 10k.
+
+Run: ``.venv/bin/python benchmarks/round_trips.py [--trials 10000]``.  One run on one machine,
+no-op objective (``suggest_float("x")``), 2 slots, Spark ``local[2]``:
+
+1. **Round trips per trial** through the gRPC storage proxy (the path every real cluster takes),
+   by storage method, counted by the proxy server itself, for the random and TPE samplers.
+2. **Rate against Optuna**: trials/s of ``study.optimize(n_jobs=2)`` in memory (the in-process
+   ceiling) and of hpo_widget on Spark through the proxy and through a journal file, same
+   objective and sampler, 300 trials.
+3. **Flat in the number of trials**: per-trial rate in windows of 200 finished trials (first,
+   around 1,000, last) over ``--trials`` trials with the random sampler, and last / first.
+
+Prints Markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from hpo_widget import StudyRunner
+
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+WINDOW = 200
+
+
+def noop(trial: optuna.Trial) -> float:
+    return trial.suggest_float("x", 0, 1)
+
+
+def _sampler(name: str, seed: int = 0) -> optuna.samplers.BaseSampler:
+    return (
+        optuna.samplers.RandomSampler(seed=seed)
+        if name == "random"
+        else optuna.samplers.TPESampler(seed=seed)
+    )
+
+
+def run_hpo(n: int, sampler: str, storage: str) -> tuple[float, optuna.Study, Any]:
+    runner = StudyRunner(
+        noop,
+        backend="spark",
+        backend_options={"master": "local[2]"},
+        storage=storage,
+        n_workers=2,
+        sampler=sampler,
+        seed=0,
+    )
+    t0 = time.perf_counter()
+    study = runner.start(n_trials=n).wait()
+    wall = time.perf_counter() - t0
+    run = runner._run  # the finished run still holds its proxy (closed), with its counts
+    proxy = run.proxy if run is not None else None
+    return wall, study, proxy
+
+
+def run_optuna(n: int, sampler: str) -> tuple[float, optuna.Study]:
+    study = optuna.create_study(sampler=_sampler(sampler))
+    t0 = time.perf_counter()
+    study.optimize(noop, n_trials=n, n_jobs=2)
+    return time.perf_counter() - t0, study
+
+
+def windows(study: optuna.Study) -> dict[str, float]:
+    """Trials/s over the first, a middle (around trial 1,000) and the last 200 finished."""
+    done = sorted(
+        t.datetime_complete.timestamp()
+        for t in study.get_trials(deepcopy=False)
+        if t.datetime_complete is not None and t.state.is_finished()
+    )
+    if len(done) < 3 * WINDOW:
+        return {}
+
+    def rate(start: int) -> float:
+        return WINDOW / (done[start + WINDOW - 1] - done[start])
+
+    # The first window starts after the first 20 (start-up: sessions, first imports).
+    out = {"first": rate(20), "at 1k": rate(min(1000, len(done) - WINDOW) - WINDOW // 2)}
+    out["last"] = rate(len(done) - WINDOW)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=10_000, help="trials of the flatness run")
+    parser.add_argument("--rate-trials", type=int, default=300, help="trials of the rate table")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="hpo-rt-"))
+    print(
+        f"Machine: {platform.node()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}, optuna {optuna.__version__}; no-op objective, 2 slots\n"
+    )
+    run_hpo(8, "random", "memory")  # warm-up: the Spark session and its Python workers
+
+    print("## Storage round trips per finished trial, Spark local[2] through the gRPC proxy\n")
+    per: dict[str, dict[str, float]] = {}
+    for sampler in ("random", "tpe"):
+        _, study, proxy = run_hpo(args.rate_trials, sampler, "memory")
+        n = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
+        per[sampler] = {m: c / n for m, c in proxy.calls.items()}
+    methods = sorted(set(per["random"]) | set(per["tpe"]), key=lambda m: -per["tpe"].get(m, 0))
+    print("| storage call | random | tpe |")
+    print("|---|---:|---:|")
+    for m in methods:
+        print(f"| {m} | {per['random'].get(m, 0):.2f} | {per['tpe'].get(m, 0):.2f} |")
+    print(
+        f"| **all** | **{sum(per['random'].values()):.2f}** | **{sum(per['tpe'].values()):.2f}** |"
+    )
+
+    print(f"\n## Trials/s against Optuna's own threads, {args.rate_trials} trials\n")
+    print("| sampler | Optuna n_jobs=2, memory | hpo_widget spark, proxy | ratio | "
+          "hpo_widget spark, journal | ratio |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|")
+    for sampler in ("random", "tpe"):
+        o_wall, _ = run_optuna(args.rate_trials, sampler)
+        p_wall, _, _ = run_hpo(args.rate_trials, sampler, "memory")
+        j_wall, _, _ = run_hpo(args.rate_trials, sampler, str(tmp / f"rate-{sampler}.journal"))
+        o, p, j = (args.rate_trials / w for w in (o_wall, p_wall, j_wall))
+        print(f"| {sampler} | {o:.0f} | {p:.0f} | {p / o:.2f} | {j:.0f} | {j / o:.2f} |")
+
+    print(f"\n## Per-trial rate as the study grows, {args.trials:,} trials, random sampler\n")
+    print("| path | first 200 /s | around 1k /s | last 200 /s | last / first |")
+    print("|---|---:|---:|---:|---:|")
+    cases: list[tuple[str, Any]] = [
+        ("Optuna n_jobs=2, memory", lambda: run_optuna(args.trials, "random")[1]),
+        ("hpo_widget spark, proxy", lambda: run_hpo(args.trials, "random", "memory")[1]),
+        (
+            "hpo_widget spark, journal",
+            lambda: run_hpo(args.trials, "random", str(tmp / "flat.journal"))[1],
+        ),
+    ]
+    for label, make in cases:
+        w = windows(make())
+        if not w:
+            print(f"| {label} | - | - | - | - |")
+            continue
+        print(
+            f"| {label} | {w['first']:.0f} | {w['at 1k']:.0f} | {w['last']:.0f} "
+            f"| {w['last'] / w['first']:.2f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
