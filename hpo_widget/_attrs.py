@@ -23,5 +23,8 @@ LOST = PREFIX + "lost"
 RETRY_OF = PREFIX + "retry_of"
 #: Trial-level: last time (POSIX seconds) the worker running this trial was seen alive.
 HEARTBEAT = PREFIX + "heartbeat"
+#: Study-level: the WAITING trials a run's driver offers its workers, ``{"run": id, "ids": [...]}``
+#: (retries first), so a worker finds a ticket without reading every trial of the study.
+POOL = PREFIX + "pool"
 #: Trial-level: marks a WAITING trial created as a budget ticket (sampled normally when claimed).
 TICKET = PREFIX + "ticket"

@@ -20,7 +20,7 @@ from optuna.trial import FrozenTrial, TrialState
 from . import _attrs, run_record
 from . import _optuna_compat as compat
 from ._reaper import Reaper
-from ._tickets import Tickets, budget, is_objective_failure
+from ._tickets import BOARD_STORAGES, Tickets, budget, is_objective_failure
 from ._worker import (
     _LOCAL_REFILLS,
     _LOCAL_STOPS,
@@ -90,7 +90,7 @@ class Run:
         self.results: list[WorkerResult] = []
         self.backend_thread: threading.Thread | None = None
         self.proxy: Any = None  # a StorageProxyServer while the run needs one
-        self.tickets = Tickets(self.study, self.config.retries)
+        self.tickets = Tickets(self.study, self.config.retries, run_id=self.id)
         self.reaper = Reaper(
             self.tickets,
             self.config.heartbeat_grace,
@@ -313,6 +313,7 @@ class Run:
             self.error = mask_password(str(exc))
             _log.info("hpo_widget run failed: %s", self.error)
             try:
+                self.tickets.close_board()
                 self._close_record()
                 self.backend.cancel()
                 self.tickets.fail_in_flight("run failed", self.target)
@@ -350,6 +351,15 @@ class Run:
         if target is not None and n_workers:
             n_workers = max(1, min(n_workers, target - budget(trials)[0]))
         ref, self.proxy = self.worker_storage()
+        # A board only where workers claim from it (not RDB: see BOARD_STORAGES); on SQLite
+        # its writes would only contend for the database's one write lock.
+        worker_storage = compat.storage_of(self.study) if self.backend.in_process else None
+        if not (
+            isinstance(worker_storage, BOARD_STORAGES)
+            if worker_storage is not None
+            else ref.kind in ("grpc", "journal")
+        ):
+            self.tickets.run_id = None
         self.pool, self.max_pool = Tickets.initial_pool(n_workers), Tickets.max_pool(n_workers)
         if target is not None:
             self.tickets.top_up(target, self.pool)  # adds WAITING trials: counts stay
@@ -441,6 +451,7 @@ class Run:
     def _finish(self) -> None:
         backend_thread = self.backend_thread
         stopped = self.stop_event.is_set()
+        self.tickets.close_board()
         # Always close the run, so external `hpo-widget worker` processes leave too.
         self._close_record()
         if stopped:

@@ -23,7 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from . import _attrs
 from . import _optuna_compat as compat
 
-__all__ = ["Tickets", "budget", "counts_towards_budget", "is_lost"]
+__all__ = ["BOARD_STORAGES", "Tickets", "budget", "counts_towards_budget", "is_lost"]
 
 #: Tickets kept WAITING per worker at first: one to claim next while the current trial runs,
 #: one more so a worker never waits for the refill of a pool its sibling just emptied.
@@ -69,6 +69,16 @@ def is_objective_failure(trial: FrozenTrial) -> bool:
     return trial.state == TrialState.FAIL and not is_lost(trial)
 
 
+#: Storages whose trials can be claimed by id alone.  Optuna's cached RDB storage (what
+#: ``load_study`` wraps a URL in) only serves trials its own listing has seen, and that
+#: listing already reads just the unfinished and new rows, so RDB claims keep scanning.
+BOARD_STORAGES = (
+    optuna.storages.InMemoryStorage,
+    optuna.storages.JournalStorage,
+    optuna.storages.GrpcStorageProxy,
+)
+
+
 class _Tally:
     """The budget's counts between two full reads of the study, kept in O(pool) per update.
 
@@ -83,22 +93,27 @@ class _Tally:
         self.counted = 0
         #: trial id -> state, for the unfinished (WAITING or RUNNING) trials of the study.
         self.open: dict[int, TrialState] = {}
+        #: ids of the retries among them (offered first).
+        self.retries: set[int] = set()
         self.synced = False
 
     def resync(self, trials: Iterable[FrozenTrial]) -> None:
-        counted, unfinished = 0, dict[int, TrialState]()
+        counted, unfinished, retries = 0, dict[int, TrialState](), set()
         for t in trials:
             if counts_towards_budget(t):
                 counted += 1
             elif t.state in (TrialState.RUNNING, TrialState.WAITING):
                 unfinished[compat.trial_id(t)] = t.state
-        self.counted, self.open, self.synced = counted, unfinished, True
+                if _attrs.RETRY_OF in t.system_attrs:
+                    retries.add(compat.trial_id(t))
+        self.counted, self.open, self.retries, self.synced = counted, unfinished, retries, True
 
     def refresh(self, storage: Any) -> None:
         for tid, state in list(self.open.items()):
             t = storage.get_trial(tid)
             if t.state.is_finished():
                 del self.open[tid]
+                self.retries.discard(tid)
                 if counts_towards_budget(t):
                     self.counted += 1
             elif t.state != state:
@@ -108,16 +123,60 @@ class _Tally:
     def waiting(self) -> int:
         return sum(1 for s in self.open.values() if s == TrialState.WAITING)
 
+    def board(self) -> list[int]:
+        """The WAITING ids to offer, retries first (they were the oldest work), then oldest."""
+        ids = [tid for tid, s in self.open.items() if s == TrialState.WAITING]
+        return sorted(ids, key=lambda tid: (tid not in self.retries, tid))
+
 
 class Tickets:
     """Issues, cancels and re-queues the tickets of one study."""
 
-    def __init__(self, study: optuna.Study, retries: int) -> None:
+    def __init__(self, study: optuna.Study, retries: int, run_id: str | None = None) -> None:
         self.study = study
         self.retries = retries
+        #: The run whose workers claim from the board (None: no board, workers scan).
+        self.run_id = run_id
         #: Held by whoever changes how many trials are in flight (adds, cancels, fails as lost).
         self.lock = threading.RLock()
         self._tally = _Tally()
+        self._published: list[int] | None = None
+        self._board_closed = False
+
+    def _stored_board(self) -> Any:
+        return (
+            compat.storage_of(self.study)
+            .get_study_system_attrs(compat.study_id(self.study))
+            .get(_attrs.POOL)
+        )
+
+    def _publish(self, check: bool = False) -> None:
+        """Write the board (:data:`hpo_widget._attrs.POOL`) when its tickets changed, or
+        (``check``, once a poll) when the stored one is not this run's latest."""
+        if self.run_id is None or self._board_closed:
+            return
+        ids = self._tally.board()
+        if check and self._stored_board() != {"run": self.run_id, "ids": self._published}:
+            self._published = None
+        if ids == self._published:
+            return
+        compat.storage_of(self.study).set_study_system_attr(
+            compat.study_id(self.study), _attrs.POOL, {"run": self.run_id, "ids": ids}
+        )
+        self._published = ids
+
+    def close_board(self) -> None:
+        """Offer nothing more: a stopping run's workers must not claim the retries it queues."""
+        if self.run_id is None:
+            return
+        with self.lock:
+            self._board_closed = True
+            board = self._stored_board()
+            if not isinstance(board, dict) or board.get("run") != self.run_id:
+                return  # another run's board (one that took over): not ours to close
+            compat.storage_of(self.study).set_study_system_attr(
+                compat.study_id(self.study), _attrs.POOL, {"run": self.run_id, "ids": []}
+            )
 
     def add(self, params: dict[str, Any] | None = None, retry_of: int | None = None) -> None:
         system_attrs: dict[str, Any] = {_attrs.TICKET: True}
@@ -132,6 +191,8 @@ class Tickets:
                 compat.study_id(self.study), template_trial=template
             )
             self._tally.open[tid] = TrialState.WAITING
+            if retry_of is not None:
+                self._tally.retries.add(tid)
 
     def refill(self, target: int, pool: int) -> bool:
         """Top the pool up from the tally (no full read of the study); True if it ran low.
@@ -147,10 +208,12 @@ class Tickets:
             tally.refresh(compat.storage_of(self.study))
             waiting = tally.waiting
             if 2 * waiting > pool:
+                self._publish()  # claims took tickets off it
                 return False
             need = min(target - tally.counted - len(tally.open), pool - waiting)
             for _ in range(max(0, need)):
                 self.add()
+            self._publish()
             return True
 
     @staticmethod
@@ -184,11 +247,14 @@ class Tickets:
             need = target - counted - in_flight
             if need < 0:
                 self.cancel_surplus(-need)
+                self._tally.resync(self.study.get_trials(deepcopy=False))
+                self._publish(check=True)
                 return 0
             waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
             need = min(need, max(0, pool - waiting))
             for _ in range(need):
                 self.add()
+            self._publish(check=True)
             return need
 
     def cancel_surplus(self, surplus: int) -> None:

@@ -143,6 +143,8 @@ class StudyRunner:
             config.pruner, dict(config.pruner_options), n_objectives=config.n_objectives
         )
         backend = config.backend
+        #: A Backend object given in the config belongs to the caller, who closes it.
+        self._owns_backend = not isinstance(backend, Backend)
         self.backend = (
             backend
             if isinstance(backend, Backend)
@@ -412,10 +414,12 @@ class StudyRunner:
         return self.study
 
     def close(self) -> None:
-        """Stop any run and release the backend (Spark session stays if it was not ours)."""
+        """Stop any run and release the backend the runner made (a Backend object given in
+        the config is the caller's to close; a Spark session stays if it was not ours)."""
         if self.running:
             self.stop()
-        self.backend.close()
+        if self._owns_backend:
+            self.backend.close()
 
     def _summary(self) -> str:
         p = self.progress

@@ -67,10 +67,13 @@ def test_hand_built_conditional_space_runs_on_local_spark_stops_and_resumes(_pan
     settings.n_trials.value = 24
     settings.seed.value = "0"
     assert not panel.run_button.disabled
+    # Choosing spark started the session in the background, before Run (issue 13, item 4).
+    _wait(lambda: SparkContext._active_spark_context is not None, 120, "a session before Run")
 
     panel.run_button.click()
     runner = panel.runner
-    assert runner is not None
+    assert runner is not None, html.unescape(panel.status.value)
+    assert runner.backend is panel._control._prepared  # Run took the prepared one
     # The kernel's main thread is free meanwhile: this loop is "another cell".
     _wait(lambda: len(panel.live.figure.data[0].x) >= 4, 120, "4 trials in the history figure")
     panel.stop_button.click()

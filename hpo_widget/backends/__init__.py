@@ -13,7 +13,14 @@ from typing import Any
 from ._base import Backend, WorkerProcessExited
 from .spark_kubernetes import KUBERNETES_OPTIONS
 
-__all__ = ["BACKENDS", "BACKEND_OPTIONS", "Backend", "WorkerProcessExited", "make_backend"]
+__all__ = [
+    "BACKENDS",
+    "BACKEND_OPTIONS",
+    "Backend",
+    "WorkerProcessExited",
+    "backend_to_prepare",
+    "make_backend",
+]
 
 #: name -> (module, class, pip extra that provides it)
 BACKENDS: dict[str, tuple[str, str, str]] = {
@@ -45,6 +52,23 @@ BACKEND_OPTIONS: dict[str, tuple[str, ...]] = {
         "remote",
     ),
 }
+
+
+def backend_to_prepare(name: str, **options: Any) -> Backend | None:
+    """A backend worth starting ahead of its first run (:meth:`Backend.prepare`, not called
+    yet), or None when ``name`` has nothing to start early (every backend but spark) or
+    cannot be made with these options (Run then says why)."""
+    entry = BACKENDS.get(name.lower())
+    if entry is None:
+        return None
+    try:
+        cls = getattr(importlib.import_module(entry[0]), entry[1])
+        if not cls.prepares:
+            return None
+        backend: Backend = cls(**options)
+    except Exception:  # a bad option or a missing package: Run says what is wrong
+        return None
+    return backend
 
 
 def make_backend(name: str, **options: Any) -> Backend:

@@ -93,6 +93,8 @@ class Backend(abc.ABC):
 
     name: ClassVar[str]
     in_process: ClassVar[bool] = False
+    #: Whether :meth:`prepare` starts anything (a front end prepares only such backends).
+    prepares: ClassVar[bool] = False
     #: Not a ClassVar: some backends only know once configured (Spark: from the master URL).
     remote: bool = False
     #: What the backend waits for now ("waiting for executors: 0 of 2 registered; ..."), ""
@@ -143,6 +145,11 @@ class Backend(abc.ABC):
         Returns ``[]`` at once after :meth:`cancel`.  When a worker process dies, raise an
         error naming its exit code if the backend knows it (:class:`WorkerProcessExited`).
         """
+
+    def prepare(self) -> None:  # noqa: B027 - optional hook
+        """Start, in the background, what the first run would otherwise wait for (a Spark
+        session and its Python workers).  Returns at once and never raises: a start that
+        fails is reported by the run that needs it."""
 
     def cancel(self) -> None:  # noqa: B027 - optional hook
         """Called from another thread on Stop: end the running workers now, killing their

@@ -206,7 +206,9 @@ class SparkBackend(Backend):
         self._app_name: str = options.get("app_name") or "hpo_widget"
         self._executor_timeout = float(options.get("executor_timeout", 60.0))
         self._owns_session = False
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        #: Set by close(): a prepare() whose thread had not started building builds nothing.
+        self._closed = False
         self._runs: dict[str, bool] = {}  # job tag of each running call -> cancel requested
         #: Spark job tag of the latest run (find its jobs in the Spark UI or status tracker).
         self.last_job_tag: str | None = None
@@ -257,6 +259,24 @@ class SparkBackend(Backend):
                     self._start_warm_up(self._spark.sparkContext)
             self.remote = not is_local_master(str(self._spark.sparkContext.master))
             return self._spark
+
+    prepares: ClassVar[bool] = True
+
+    def prepare(self) -> None:
+        """Build the session (and start its Python workers) in a daemon thread: a panel whose
+        backend is spark calls this when it opens or when spark is chosen, so Run finds it
+        up (benchmarks/first_point.py: 2.2 s to the first trial instead of 9.8 s)."""
+
+        def build() -> None:
+            try:
+                with self._lock:
+                    if self._closed:
+                        return
+                    self.session()
+            except Exception:  # the run that needs the session reports why it cannot start
+                _log.debug("spark backend: preparing the session failed", exc_info=True)
+
+        threading.Thread(target=build, name="hpo-spark-prepare", daemon=True).start()
 
     def _start_warm_up(self, sc: Any) -> None:
         """Start every slot's Python worker in the background (a job of one tiny task per slot
@@ -481,6 +501,7 @@ class SparkBackend(Backend):
     def close(self) -> None:
         """Stop the SparkSession if this backend built it."""
         with self._lock:
+            self._closed = True
             spark, owned = self._spark, self._owns_session
             if owned:
                 self._spark, self._owns_session = None, False

@@ -120,6 +120,10 @@ class Panel:
             refresh=self._refresh_controls,
         )
         self._control = RunControl(self.settings, views, min_interval=min_interval)
+        # A Spark session takes seconds to start: from now (and when spark is chosen), not Run.
+        for field in (self.settings.backend, self.settings.master):
+            field.observe(lambda _: self._control.prepare_backend(), "value")
+        self._control.prepare_backend()
         self.controls = ControlBar(
             lambda: self._guard(self.run),
             lambda: self._guard(self.stop),

@@ -24,6 +24,7 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from .. import study_names
+from ..backends import Backend, backend_to_prepare
 from ..config import ConfigError, ConfigProblem, RunConfig
 from ..events import Event, RunStatus, StatusChanged, TrialFinished
 from ..runner import StudyRunner
@@ -83,6 +84,13 @@ class RunControl:
         self._runner_key: tuple[Any, ...] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._memory = study_names.MemoryStorage()
+        #: The backend started ahead of Run (spark), and the settings it was made from.
+        self._prepared: Backend | None = None
+        self._prepared_key: tuple[Any, ...] | None = None
+        self._switching = threading.Lock()
+        #: Clear while a prepared backend is being replaced (Run waits for it).
+        self._switched = threading.Event()
+        self._switched.set()
         self._statuses: deque[StatusChanged] = deque()
         self._trials_dirty = False
         self._last_table = 0.0
@@ -132,6 +140,56 @@ class RunControl:
         """What the runner was made from: a new runner is needed only when this changes."""
         return (_budgetless(self.settings.config()), space, id(identity))
 
+    @staticmethod
+    def _backend_key(config: RunConfig) -> tuple[Any, ...]:
+        options = tuple(sorted((k, repr(v)) for k, v in dict(config.backend_options).items()))
+        return (str(config.backend), options)
+
+    def prepare_backend(self) -> None:
+        """Start the chosen backend's slow part now (a Spark session), not when Run is pressed.
+
+        Called when the panel opens and whenever the backend changes; the engine says which
+        backends have anything to start (:func:`hpo_widget.backends.backend_to_prepare`).
+        """
+        if self.closed:
+            return
+        config = self.settings.config()
+        key = self._backend_key(config)
+        if key == self._prepared_key:
+            return
+        old = self._detach_prepared()
+        new = None
+        if isinstance(config.backend, str):
+            new = backend_to_prepare(config.backend, **dict(config.backend_options))
+        self._prepared, self._prepared_key = new, (key if new is not None else None)
+
+        def switch() -> None:  # off the kernel's thread: stopping a session takes seconds
+            try:
+                with self._switching:  # one switch after the other
+                    if old is not None:
+                        old.close()
+                    if new is not None and new is self._prepared:
+                        new.prepare()
+            finally:
+                if new is self._prepared:
+                    self._switched.set()
+
+        if old is not None or new is not None:
+            self._switched.clear()
+            threading.Thread(target=switch, name="hpo-prepare-backend", daemon=True).start()
+
+    def _detach_prepared(self) -> Backend | None:
+        """Forget the prepared backend (releasing a runner built on it); the caller closes it."""
+        prepared, self._prepared, self._prepared_key = self._prepared, None, None
+        if prepared is not None and self._runner is not None and self._runner.backend is prepared:
+            self.release()
+        return prepared
+
+    def _close_prepared(self) -> None:
+        prepared = self._detach_prepared()
+        if prepared is not None:
+            prepared.close()
+
     def _make_runner(
         self, objective: Any, space: SearchSpace | None, identity: object
     ) -> StudyRunner:
@@ -139,6 +197,15 @@ class RunControl:
             return self._runner
         self.release()
         config = _budgetless(self.settings.config())
+        if self._prepared is not None:
+            # A session being replaced is stopped before Run goes on (bounded: a hung stop
+            # leaves Run to report whatever the new session says).
+            self._switched.wait(120)
+            if self._backend_key(config) == self._prepared_key:
+                # Its options are in the object already (the config allows them only by name).
+                config = config.replace(backend=self._prepared, backend_options={})
+            else:  # the settings moved on: its session would stand in the way of theirs
+                self._close_prepared()
         config = config.replace(storage=self._memory.bind(config.storage))
         runner = StudyRunner(objective, space=space, config=config)
         # A study that does not exist yet has no trials to protect (and is not created here).
@@ -328,5 +395,6 @@ class RunControl:
         self.updates.stop()
         try:
             self.release()
+            self._close_prepared()
         finally:
             self.updates.join(5.0)

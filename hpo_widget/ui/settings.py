@@ -205,7 +205,8 @@ class Settings:
         tip = "concurrent workers (Spark: task slots); empty: one per core/slot"
         self.workers = text_box("workers", "160px", tip, placeholder="auto")
         where = "local[*] or spark://host:7077 (empty: active session)"
-        self.master = text_box("master", "380px", placeholder=where)
+        # Committed on Enter or leaving the box: a panel starts a Spark session for it.
+        self.master = text_box("master", "380px", placeholder=where, continuous_update=False)
         self.address = text_box("scheduler", "380px", placeholder="tcp://host:8786 (empty: local)")
         self._backend_boxes = {"spark": self.master, "dask": self.address}
         #: One box per stop rule, in the order of _STOP_RULES (a new rule needs only its entry).
