@@ -73,6 +73,12 @@ def heartbeat_interval(grace: float) -> float:
     return max(0.5, min(10.0, grace / 3))
 
 
+def relaunch_delay(idle_launches: int) -> float:
+    """Seconds before relaunching workers that ended without progress: doubling from 0.5 s,
+    at most 10 s (the exponent is capped, so no count of launches overflows it)."""
+    return min(10.0, 0.5 * (2 ** min(max(idle_launches, 0), 6) - 1))
+
+
 class Run:
     """One start() of a :class:`~hpo_widget.StudyRunner`, driven by :meth:`drive`."""
 
@@ -418,19 +424,21 @@ class Run:
                 timed_out = self.deadline is not None and now >= self.deadline
                 if (target is None or timed_out) and not errors:
                     break
-                progressed = counted != launched_at
-                if errors:
-                    # A dead worker (killed process, lost executor) must not end the run: its
-                    # trial is reaped (by PID or heartbeat) and re-queued.  Only a failure that
-                    # repeats without any progress is a broken run.
-                    failed_launches = 1 if progressed else failed_launches + 1
-                    if failed_launches > config.max_relaunches:
-                        raise RunError("workers keep failing:\n" + errors[0])
-                # Workers wait while the budget may need them, so an early exit without
-                # progress is rare; back off instead of relaunching every poll.
-                idle_launches = 0 if progressed or errors else idle_launches + 1
-                if relaunch_at == 0.0:
-                    relaunch_at = time.monotonic() + min(10.0, 0.5 * (2**idle_launches - 1))
+                if relaunch_at == 0.0:  # the first poll since this launch's workers ended
+                    progressed = counted != launched_at
+                    if errors:
+                        # A dead worker (killed process, lost executor) must not end the run:
+                        # its trial is reaped (by PID or heartbeat) and re-queued.  Only a
+                        # failure that repeats without any progress is a broken run.
+                        failed_launches = 1 if progressed else failed_launches + 1
+                        if failed_launches > config.max_relaunches:
+                            raise RunError("workers keep failing:\n" + errors[0])
+                    # Workers wait while the budget may need them, so an early exit without
+                    # progress is rare; back off instead of relaunching every poll.  Counted
+                    # once per launch, not per poll (a loaded CI run counted polls past 1024
+                    # and 2**n overflowed the float).
+                    idle_launches = 0 if progressed or errors else idle_launches + 1
+                    relaunch_at = time.monotonic() + relaunch_delay(idle_launches)
                 if time.monotonic() >= relaunch_at:
                     if errors:
                         _log.warning("workers failed, relaunching: %s", errors[0][-500:])

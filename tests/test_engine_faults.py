@@ -24,7 +24,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo_widget import StudyRunner, _attrs
-from hpo_widget.backends.local import LokyBackend
+from hpo_widget.backends.local import LokyBackend, ThreadingBackend
 from hpo_widget.events import RunStatus
 from tests._spark_fixtures import counts, wait_for
 
@@ -161,6 +161,55 @@ def test_workers_wait_for_a_lost_trial_instead_of_being_relaunched(tmp_path: Pat
     assert retry.state == TrialState.COMPLETE and retry.params == study.trials[0].params
     assert backend.launches == 1, f"workers were relaunched {backend.launches - 1} times"
     runner.close()
+
+
+class _IdleFirstLaunches(ThreadingBackend):
+    """Real threads, but the first launches end at once without doing any work (as workers
+    that found no ticket and left would)."""
+
+    def __init__(self, idle: int) -> None:
+        super().__init__()
+        self.idle = idle
+        self.launches = 0
+
+    def run(self, function: Callable[..., Any], args: list[tuple[Any, ...]]) -> list[Any]:
+        self.launches += 1
+        if self.launches <= self.idle:
+            return []
+        return super().run(function, args)
+
+
+def test_idle_launches_back_off_once_per_launch_not_per_poll(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A loaded CI run counted every poll while waiting to relaunch as an idle launch, until
+    # 2**count overflowed: "RunError: int too large to convert to float".
+    from hpo_widget import _run_loop
+
+    asked: list[int] = []
+
+    def delay(idle_launches: int) -> float:
+        asked.append(idle_launches)
+        return 0.05 if idle_launches < 3 else 0.0
+
+    monkeypatch.setattr(_run_loop, "relaunch_delay", delay)
+    backend = _IdleFirstLaunches(idle=3)
+    runner = StudyRunner(
+        _steady, study_name="idle", storage=str(tmp_path / "s.journal"), backend=backend,
+        n_workers=2, poll_interval=0.005,
+    )  # fmt: skip
+    study = runner.start(n_trials=4).wait(timeout=HANG_BOUND)
+    assert counts(study) == {"COMPLETE": 4}
+    assert backend.launches == 4
+    assert asked == [1, 2, 3], asked  # one count per launch that ended idle
+    runner.close()
+
+
+def test_the_relaunch_delay_is_bounded_for_any_count() -> None:
+    from hpo_widget._run_loop import relaunch_delay
+
+    assert [relaunch_delay(n) for n in (0, 1, 2, 3)] == [0.0, 0.5, 1.5, 3.5]
+    assert relaunch_delay(5000) == relaunch_delay(10**9) == 10.0
 
 
 def test_a_retry_ticket_is_claimed_before_plain_tickets(tmp_path: Path) -> None:
