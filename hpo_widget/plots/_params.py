@@ -13,8 +13,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, NotRequired, TypedDict, Unpack
 
 from optuna.distributions import (
     BaseDistribution,
@@ -28,7 +28,9 @@ from ._common import default_target_name, direction_names, is_feasible
 
 __all__ = [
     "MISSING",
+    "ParamChoice",
     "ParamColumn",
+    "ParamFigureData",
     "Target",
     "axis_kind",
     "categorical_column",
@@ -36,6 +38,7 @@ __all__ = [
     "pairs_of",
     "param_columns",
     "param_kinds",
+    "select_params",
     "target_rows",
 ]
 
@@ -113,11 +116,7 @@ def target_rows(
         v = float(vals[target_index])
         if not isfinite(v):
             continue
-        ok = True
-        for key in t.system_attrs:  # Constraints are rare: test keys before parsing.
-            if key.startswith("constraints"):
-                ok = is_feasible(t.system_attrs)
-                break
+        ok = is_feasible(t.system_attrs)
         rows.append(t)
         values.append(v)
         feasible.append(ok)
@@ -241,3 +240,83 @@ def param_columns(
                 numeric.append(None)
         out.append(ParamColumn(name, kind, numeric))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class ParamFigureData:
+    """What the slice, contour and rank plots share: COMPLETE trials with a finite objective
+    and the columns of the parameters drawn.
+
+    ``params`` hold one :class:`ParamColumn` per drawn parameter, aligned with ``numbers``;
+    ``n_params`` counts every parameter seen (more than ``len(params)`` when capped);
+    ``ranked`` says the order came from importances.  The figures' own data classes extend it.
+    """
+
+    direction: str
+    target_name: str
+    numbers: list[int] = field(default_factory=list)
+    objective: list[float] = field(default_factory=list)
+    feasible: list[bool] = field(default_factory=list)
+    params: list[ParamColumn] = field(default_factory=list)
+    n_params: int = 0
+    ranked: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.numbers or not self.params
+
+    def shared(self) -> dict[str, Any]:
+        """These fields as keywords, for building a figure's data class from them."""
+        return {f.name: getattr(self, f.name) for f in fields(ParamFigureData)}
+
+
+class ParamChoice(TypedDict):
+    """What a parameter figure's caller may choose, passed on to :func:`select_params`."""
+
+    target_index: NotRequired[int]
+    target_name: NotRequired[str | None]
+    params: NotRequired[Sequence[str] | None]
+    param_order: NotRequired[Sequence[str]]
+
+
+def select_params(
+    trials: Sequence[FrozenTrial],
+    direction: Any,
+    *,
+    max_params: int,
+    **choice: Unpack[ParamChoice],
+) -> ParamFigureData:
+    """The plotted trials and the columns of the parameters to draw.
+
+    Args:
+        trials: Trials of one study, any order.
+        direction: The study direction(s).
+        max_params: Most parameters drawn.
+        target_index: Which objective of a multi-objective study to plot (default 0).
+        target_name: Its axis or colour-bar label; "Objective value" / "Objective <i>" by
+            default.
+        params: Exactly these parameters, in this order (unknown ones dropped); overrides
+            ``param_order``.
+        param_order: Parameters most important first (e.g. ``ImportanceData.params``); the
+            others follow in suggestion order.
+    """
+    params = choice.get("params")
+    param_order = choice.get("param_order", ())
+    target = target_rows(
+        trials,
+        direction,
+        target_index=choice.get("target_index", 0),
+        target_name=choice.get("target_name"),
+    )
+    kinds = param_kinds(target.rows)
+    names = choose_params(kinds, params, param_order, max_params)
+    return ParamFigureData(
+        target.direction,
+        target.target_name,
+        target.numbers,
+        target.values,
+        target.feasible,
+        param_columns(target.rows, names, kinds),
+        len(kinds),
+        params is None and bool(names) and names[0] in set(param_order),
+    )

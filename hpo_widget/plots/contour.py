@@ -17,23 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import plotly.graph_objects as go
 from optuna.trial import FrozenTrial
 
-from ._common import EMPTY_MESSAGE, MUTED, Direction, floats, ints, mark_empty, new_figure
+from ._common import MUTED, Direction, floats, ints, new_figure
 from ._grid import anchored, grid, param_axis
-from ._params import (
-    ParamColumn,
-    choose_params,
-    pairs_of,
-    param_columns,
-    param_kinds,
-    target_rows,
-)
-from .slice import GL_POINTS, jitter
+from ._pairs import caption_pairs, point_coords
+from ._params import ParamChoice, ParamColumn, ParamFigureData, pairs_of, select_params
+from .slice import GL_POINTS
 from .theme import palette
 
 __all__ = ["NAME", "TITLE", "ContourData", "ContourGrid", "contour_data", "contour_figure"]
@@ -66,18 +60,10 @@ class ContourGrid:
 
 
 @dataclass(frozen=True, slots=True)
-class ContourData:
+class ContourData(ParamFigureData):
     """COMPLETE trials with a finite objective, the top parameters and a grid per pair."""
 
-    direction: str
-    target_name: str
-    numbers: list[int] = field(default_factory=list)
-    objective: list[float] = field(default_factory=list)
-    feasible: list[bool] = field(default_factory=list)
-    params: list[ParamColumn] = field(default_factory=list)
     pairs: list[ContourGrid] = field(default_factory=list)
-    n_params: int = 0
-    ranked: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -145,50 +131,19 @@ def contour_data(
     trials: Sequence[FrozenTrial],
     direction: Direction | Sequence[Direction] = "minimize",
     *,
-    target_index: int = 0,
-    target_name: str | None = None,
-    params: Sequence[str] | None = None,
-    param_order: Sequence[str] = (),
     max_params: int = MAX_PARAMS,
     bins: int = BINS,
+    **choice: Unpack[ParamChoice],
 ) -> ContourData:
-    """Binned objective over each pair of the first ``max_params`` parameters.
-
-    Args:
-        trials: Trials of one study, any order.
-        direction: The study direction(s).
-        target_index: Which objective of a multi-objective study to plot.
-        target_name: Colour-bar label.
-        params: Exactly these parameters, in this order (unknown ones dropped).
-        param_order: Parameters most important first (``ImportanceData.params``); without it
-            the first parameters in suggestion order are used.
-        max_params: How many parameters to pair up (3 gives 3 pairs, 4 gives 6).
-        bins: Most grid points per numeric axis.
-    """
-    target = target_rows(trials, direction, target_index=target_index, target_name=target_name)
-    kinds = param_kinds(target.rows)
-    names = choose_params(kinds, params, param_order, max_params)
-    ranked = params is None and bool(names) and names[0] in set(param_order)
-    cols = param_columns(target.rows, names, kinds)
-    objective = floats(target.values)
-    feasible = np.array(target.feasible, dtype=bool)
+    """Binned objective over each pair of the first ``max_params`` parameters (3 gives 3
+    pairs, 4 gives 6), at most ``bins`` grid points per numeric axis; ``choice`` as for
+    :func:`hpo_widget.plots._params.select_params`."""
+    selected = select_params(trials, direction, max_params=max_params, **choice)
+    cols = selected.params
+    objective = floats(selected.objective)
+    feasible = np.array(selected.feasible, dtype=bool)
     pairs = [_pair_grid(cols, i, j, objective, feasible, bins) for i, j in pairs_of(len(cols))]
-    return ContourData(
-        target.direction,
-        target.target_name,
-        target.numbers,
-        target.values,
-        target.feasible,
-        cols,
-        pairs,
-        len(kinds),
-        ranked,
-    )
-
-
-def _coords(col: ParamColumn, rows: list[int], numbers: np.ndarray) -> np.ndarray:
-    v = floats([col.values[i] for i in rows])
-    return v + jitter(numbers) if col.kind == "categorical" else v
+    return ContourData(**selected.shared(), pairs=pairs)
 
 
 def contour_figure(data: ContourData, *, theme: str = "light") -> go.Figure:
@@ -230,7 +185,10 @@ def contour_figure(data: ContourData, *, theme: str = "light") -> go.Figure:
         )
         rows = ints(pair.rows)
         ok = np.array(data.feasible, dtype=bool)[rows] if rows.size else np.empty(0, dtype=bool)
-        x, y = _coords(cx, pair.rows, numbers[rows]), _coords(cy, pair.rows, numbers[rows])
+        x, y = (
+            point_coords(cx, pair.rows, numbers[rows]),
+            point_coords(cy, pair.rows, numbers[rows]),
+        )
         value = f"{data.target_name} %{{marker.color:.6g}}"
         # Feasible points are coloured by their own objective on the surface's colour scale
         # (an outline sets them apart), which also puts the value in the hover without a 2-D
@@ -281,10 +239,4 @@ def contour_figure(data: ContourData, *, theme: str = "light") -> go.Figure:
         },
         **layout,
     )
-    if data.pairs and data.n_params > len(data.params):
-        what = "most important" if data.ranked else "first"
-        n = len(data.params)
-        fig.layout.title.subtitle.text = f"Pairs of the {what} {n} of {data.n_params} parameters"
-    if data.is_empty:
-        mark_empty(fig, TOO_FEW_PARAMS if data.numbers else EMPTY_MESSAGE)
-    return fig
+    return caption_pairs(fig, data, len(data.pairs), TOO_FEW_PARAMS)

@@ -125,11 +125,7 @@ def history_data(
             vals = t.values
             if vals is not None and len(vals) > target_index:
                 v = float(vals[target_index])
-                ok = True
-                for key in t.system_attrs:  # Constraints are rare: test keys before parsing.
-                    if key.startswith("constraints"):
-                        ok = is_feasible(t.system_attrs)
-                        break
+                ok = is_feasible(t.system_attrs)
                 values.append(v)
                 feasible.append(ok)
                 if ok and v == v and (cur is None or (v > cur if maximize else v < cur)):

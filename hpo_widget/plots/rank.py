@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 import numpy as np
 import plotly.graph_objects as go
 from optuna.trial import FrozenTrial
 
-from ._common import EMPTY_MESSAGE, MUTED, Direction, floats, ints, mark_empty, new_figure
+from ._common import MUTED, Direction, floats, ints, new_figure
 from ._grid import anchored, grid, param_axis
-from ._params import ParamColumn, choose_params, pairs_of, param_columns, param_kinds, target_rows
-from .slice import GL_POINTS, jitter
+from ._pairs import caption_pairs, point_coords
+from ._params import ParamChoice, ParamFigureData, pairs_of, select_params
+from .slice import GL_POINTS
 
 __all__ = ["NAME", "TITLE", "RankData", "rank_data", "rank_figure", "rank_fractions"]
 
@@ -47,24 +48,16 @@ def rank_fractions(values: Sequence[float], maximize: bool) -> list[float]:
 
 
 @dataclass(frozen=True, slots=True)
-class RankData:
+class RankData(ParamFigureData):
     """COMPLETE trials with a finite objective, their rank and the top parameters.
 
     ``rank[i]`` is :func:`rank_fractions` of ``objective`` (0 best); ``pairs`` index
     ``params``; ``ticks`` maps colour-bar ranks to objective values (quantiles).
     """
 
-    direction: str
-    target_name: str
-    numbers: list[int] = field(default_factory=list)
-    objective: list[float] = field(default_factory=list)
     rank: list[float] = field(default_factory=list)
-    feasible: list[bool] = field(default_factory=list)
-    params: list[ParamColumn] = field(default_factory=list)
     pairs: list[tuple[int, int]] = field(default_factory=list)
     ticks: list[tuple[float, float]] = field(default_factory=list)
-    n_params: int = 0
-    ranked: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -75,44 +68,24 @@ def rank_data(
     trials: Sequence[FrozenTrial],
     direction: Direction | Sequence[Direction] = "minimize",
     *,
-    target_index: int = 0,
-    target_name: str | None = None,
-    params: Sequence[str] | None = None,
-    param_order: Sequence[str] = (),
     max_params: int = MAX_PARAMS,
+    **choice: Unpack[ParamChoice],
 ) -> RankData:
-    """Ranks of COMPLETE trials with a finite objective over pairs of the top parameters.
-
-    Arguments as for :func:`hpo_widget.plots.contour.contour_data`.  Infeasible trials are
-    ranked with the others (their value is real) but drawn grey.
-    """
-    target = target_rows(trials, direction, target_index=target_index, target_name=target_name)
-    kinds = param_kinds(target.rows)
-    names = choose_params(kinds, params, param_order, max_params)
-    ranked = params is None and bool(names) and names[0] in set(param_order)
-    maximize = target.direction == "maximize"
+    """Ranks of COMPLETE trials with a finite objective over pairs of the top ``max_params``
+    parameters (``choice`` as for :func:`hpo_widget.plots._params.select_params`).  Infeasible
+    trials are ranked with the others (their value is real) but drawn grey."""
+    selected = select_params(trials, direction, max_params=max_params, **choice)
+    maximize = selected.direction == "maximize"
     ticks: list[tuple[float, float]] = []
-    if target.values:
-        q = np.quantile(floats(target.values), [1 - r if maximize else r for r in _TICK_RANKS])
+    if selected.objective:
+        q = np.quantile(floats(selected.objective), [1 - r if maximize else r for r in _TICK_RANKS])
         ticks = [(r, float(v)) for r, v in zip(_TICK_RANKS, q, strict=True)]
     return RankData(
-        target.direction,
-        target.target_name,
-        target.numbers,
-        target.values,
-        rank_fractions(target.values, maximize),
-        target.feasible,
-        param_columns(target.rows, names, kinds),
-        pairs_of(len(names)),
-        ticks,
-        len(kinds),
-        ranked,
+        **selected.shared(),
+        rank=rank_fractions(selected.objective, maximize),
+        pairs=pairs_of(len(selected.params)),
+        ticks=ticks,
     )
-
-
-def _coords(col: ParamColumn, idx: np.ndarray, numbers: np.ndarray) -> np.ndarray:
-    v = floats([col.values[i] for i in idx])
-    return v + jitter(numbers) if col.kind == "categorical" else v
 
 
 def rank_figure(data: RankData, *, theme: str = "light") -> go.Figure:
@@ -152,8 +125,8 @@ def rank_figure(data: RankData, *, theme: str = "light") -> go.Figure:
                 scatter(
                     uid=f"{NAME}-{part}{panel.index}",
                     name="Trials" if part == "p" else "Infeasible",
-                    x=_coords(cx, sel, numbers[sel]),
-                    y=_coords(cy, sel, numbers[sel]),
+                    x=point_coords(cx, sel, numbers[sel]),
+                    y=point_coords(cy, sel, numbers[sel]),
                     customdata=numbers[sel],
                     mode="markers",
                     marker=marker,
@@ -186,10 +159,4 @@ def rank_figure(data: RankData, *, theme: str = "light") -> go.Figure:
         },
         **layout,
     )
-    if data.pairs and data.n_params > len(data.params):
-        what = "most important" if data.ranked else "first"
-        n = len(data.params)
-        fig.layout.title.subtitle.text = f"Pairs of the {what} {n} of {data.n_params} parameters"
-    if data.is_empty:
-        mark_empty(fig, TOO_FEW_PARAMS if data.numbers else EMPTY_MESSAGE)
-    return fig
+    return caption_pairs(fig, data, len(data.pairs), TOO_FEW_PARAMS)

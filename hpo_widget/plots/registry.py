@@ -261,31 +261,22 @@ def _parallel_coordinates(
     )
 
 
-def _slice(
-    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
-) -> slice_.SliceData:
-    index, name = _target(options, directions)
-    return slice_.slice_data(
-        trials, directions, target_index=index, target_name=name, param_order=options.param_order
-    )
+def _param_figure(
+    build: Callable[..., D],
+) -> Callable[[Sequence[FrozenTrial], Sequence[Direction], FigureOptions], D]:
+    """The data step of a figure over the top parameters (slice, contour, rank): the chosen
+    objective, most important parameters first."""
 
+    def data(
+        trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
+    ) -> D:
+        index, name = _target(options, directions)
+        return build(
+            trials, directions, target_index=index, target_name=name,
+            param_order=options.param_order,
+        )  # fmt: skip
 
-def _contour(
-    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
-) -> contour.ContourData:
-    index, name = _target(options, directions)
-    return contour.contour_data(
-        trials, directions, target_index=index, target_name=name, param_order=options.param_order
-    )
-
-
-def _rank(
-    trials: Sequence[FrozenTrial], directions: Sequence[Direction], options: FigureOptions
-) -> rank.RankData:
-    index, name = _target(options, directions)
-    return rank.rank_data(
-        trials, directions, target_index=index, target_name=name, param_order=options.param_order
-    )
+    return data
 
 
 def _edf(
@@ -359,7 +350,7 @@ FIGURES: Mapping[str, FigureKind[Any]] = _registry(
         slice_.NAME,
         slice_.TITLE,
         "Slice",
-        _slice,
+        _param_figure(slice_.slice_data),
         slice_.slice_figure,
         per_objective=True,
         wants_param_order=True,
@@ -368,7 +359,7 @@ FIGURES: Mapping[str, FigureKind[Any]] = _registry(
         contour.NAME,
         contour.TITLE,
         "Contour",
-        _contour,
+        _param_figure(contour.contour_data),
         contour.contour_figure,
         per_objective=True,
         wants_param_order=True,
@@ -377,7 +368,7 @@ FIGURES: Mapping[str, FigureKind[Any]] = _registry(
         rank.NAME,
         rank.TITLE,
         "Rank",
-        _rank,
+        _param_figure(rank.rank_data),
         rank.rank_figure,
         per_objective=True,
         wants_param_order=True,

@@ -8,8 +8,8 @@ darker).  Parameters come most important first when importances are known.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Unpack
 
 import numpy as np
 import plotly.graph_objects as go
@@ -17,7 +17,7 @@ from optuna.trial import FrozenTrial
 
 from ._common import EMPTY_MESSAGE, MUTED, Direction, floats, ints, mark_empty, new_figure, objects
 from ._grid import anchored, grid, grid_height, param_axis
-from ._params import ParamColumn, choose_params, param_columns, param_kinds, target_rows
+from ._params import ParamChoice, ParamColumn, ParamFigureData, select_params
 
 __all__ = ["NAME", "TITLE", "SliceData", "jitter", "slice_data", "slice_figure"]
 
@@ -33,64 +33,23 @@ _JITTER = 0.3
 
 
 @dataclass(frozen=True, slots=True)
-class SliceData:
-    """COMPLETE trials with a finite objective, their objective and the drawn parameters.
-
-    ``params`` hold one :class:`~hpo_widget.plots._params.ParamColumn` per panel, aligned with
-    ``numbers``; ``n_params`` counts every parameter seen (more than ``len(params)`` when
-    capped); ``ranked`` says the order came from importances.
-    """
-
-    direction: str
-    target_name: str
-    numbers: list[int] = field(default_factory=list)
-    objective: list[float] = field(default_factory=list)
-    feasible: list[bool] = field(default_factory=list)
-    params: list[ParamColumn] = field(default_factory=list)
-    n_params: int = 0
-    ranked: bool = False
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.numbers or not self.params
+class SliceData(ParamFigureData):
+    """COMPLETE trials with a finite objective, their objective and one
+    :class:`~hpo_widget.plots._params.ParamColumn` per panel."""
 
 
 def slice_data(
     trials: Sequence[FrozenTrial],
     direction: Direction | Sequence[Direction] = "minimize",
     *,
-    target_index: int = 0,
-    target_name: str | None = None,
-    params: Sequence[str] | None = None,
-    param_order: Sequence[str] = (),
     max_params: int = MAX_PARAMS,
+    **choice: Unpack[ParamChoice],
 ) -> SliceData:
-    """One column per parameter over COMPLETE trials with a finite objective.
-
-    Args:
-        trials: Trials of one study, any order.
-        direction: The study direction(s).
-        target_index: Which objective of a multi-objective study to plot.
-        target_name: Axis label; "Objective value" / "Objective <i>" by default.
-        params: Exactly these parameters (unknown ones dropped); overrides ``param_order``.
-        param_order: Parameters most important first (e.g. ``ImportanceData.params``); the
-            others follow in suggestion order.
-        max_params: Most panels drawn.
-    """
-    target = target_rows(trials, direction, target_index=target_index, target_name=target_name)
-    kinds = param_kinds(target.rows)
-    names = choose_params(kinds, params, param_order, max_params)
-    ranked = params is None and bool(names) and names[0] in set(param_order)
-    return SliceData(
-        target.direction,
-        target.target_name,
-        target.numbers,
-        target.values,
-        target.feasible,
-        param_columns(target.rows, names, kinds),
-        len(kinds),
-        ranked,
-    )
+    """One column per parameter over COMPLETE trials with a finite objective; at most
+    ``max_params`` panels.  ``choice`` as for :func:`hpo_widget.plots._params.select_params`
+    (the objective, its label, which parameters and in what order)."""
+    selected = select_params(trials, direction, max_params=max_params, **choice)
+    return SliceData(**selected.shared())
 
 
 def jitter(numbers: np.ndarray) -> np.ndarray:
