@@ -128,7 +128,7 @@ def test_disabled_run_and_stop_lose_their_colour() -> None:
 
 
 def test_best_trial_code_follows_the_best_trial() -> None:
-    from hpo_widget.ui.trials_table import BestTrialCard
+    from hpo_widget.ui.best_trial import BestTrialCard
 
     card = BestTrialCard(lambda params: f"retrain({params!r})\n")
     study = _study()
@@ -144,7 +144,7 @@ def test_best_trial_code_follows_the_best_trial() -> None:
 
 
 def test_the_pareto_front_is_browsable_in_the_best_trial_card() -> None:
-    from hpo_widget.ui.trials_table import BestTrialCard
+    from hpo_widget.ui.best_trial import BestTrialCard
 
     card = BestTrialCard(lambda params: f"retrain({params!r})\n")
     study = optuna.create_study(directions=["minimize", "minimize"])

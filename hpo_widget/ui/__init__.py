@@ -8,11 +8,12 @@ Example::
 
 from __future__ import annotations
 
+from .best_trial import BestTrialCard
 from .live_figure import LiveFigure
 from .panel import Panel, close_all, live_panels
 from .settings import Settings
 from .space_form import SpaceForm
-from .trials_table import BestTrialCard, TrialsTable
+from .trials_table import TrialsTable
 
 __all__ = [
     "BestTrialCard",

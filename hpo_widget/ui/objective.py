@@ -17,7 +17,7 @@ from optuna.trial import FrozenTrial
 from ..objectives import _wants_trial, load_callable
 from ..presets import SklearnPreset
 from ..space import SearchSpace, SearchSpaceError
-from .trials_table import retrain_snippet
+from .best_trial import retrain_snippet
 
 __all__ = ["TunedObjective"]
 

@@ -31,6 +31,7 @@ from ..runner import StudyRunner
 from ..space import SearchSpace
 from . import registry
 from ._common import STYLE, esc, no_null_tooltips
+from .best_trial import BestTrialCard
 from .controls import ControlBar
 from .live_figure import LiveFigure
 from .logs import LogView
@@ -42,7 +43,7 @@ from .run_control import RunControl, RunViews
 from .settings import Settings
 from .space_form import SpaceForm
 from .theme_probe import ThemeProbe
-from .trials_table import BestTrialCard, TrialsTable
+from .trials_table import TrialsTable
 
 __all__ = ["Panel", "close_all", "live_panels"]
 

@@ -30,11 +30,12 @@ from ..events import Event, RunStatus, StatusChanged, TrialFinished
 from ..runner import StudyRunner
 from ..space import SearchSpace, SearchSpaceError
 from ..storage import StorageRef, describe_storage, mask_password
+from .best_trial import BestTrialCard
 from .live_figure import LiveFigure
 from .logs import route_thread_logs
 from .progress import ProgressBar, StatusLine
 from .settings import Settings
-from .trials_table import BestTrialCard, TrialsTable
+from .trials_table import TrialsTable
 from .updates import UpdateThread
 
 __all__ = ["RunControl", "RunViews"]
