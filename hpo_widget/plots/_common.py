@@ -166,6 +166,18 @@ def default_target_name(n_objectives: int, target_index: int) -> str:
     return "Objective value" if n_objectives <= 1 else f"Objective {target_index}"
 
 
+def chosen_objective(direction: Any, target_index: int, target_name: str | None) -> tuple[str, str]:
+    """The direction and label of objective ``target_index``; ``ValueError`` for an objective
+    the study does not have, so a wrong selector is an error rather than an empty figure."""
+    dirs = direction_names(direction)
+    if not 0 <= target_index < max(len(dirs), 1):
+        raise ValueError(f"target_index {target_index} out of range for {len(dirs)} objective(s)")
+    dname = dirs[target_index] if dirs else "minimize"
+    return dname, default_target_name(
+        len(dirs), target_index
+    ) if target_name is None else target_name
+
+
 # -- trials -------------------------------------------------------------------------------------
 def sorted_by_number(trials: Sequence[FrozenTrial]) -> Sequence[FrozenTrial]:
     """Return ``trials`` ordered by trial number, without copying when already ordered."""

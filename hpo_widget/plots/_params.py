@@ -24,7 +24,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from ._common import default_target_name, direction_names, is_feasible
+from ._common import chosen_objective, is_feasible
 
 __all__ = [
     "MISSING",
@@ -96,12 +96,7 @@ def target_rows(
     Raises ``ValueError`` for an objective the study does not have, so that a wrong selector
     value is an error rather than an empty figure.
     """
-    dirs = direction_names(direction)
-    if not 0 <= target_index < max(len(dirs), 1):
-        raise ValueError(f"target_index {target_index} out of range for {len(dirs)} objective(s)")
-    dname = dirs[target_index] if dirs else "minimize"
-    if target_name is None:
-        target_name = default_target_name(len(dirs), target_index)
+    dname, target_name = chosen_objective(direction, target_index, target_name)
     rows: list[FrozenTrial] = []
     values: list[float] = []
     feasible: list[bool] = []

@@ -18,9 +18,8 @@ from ._common import (
     STATE_NAME,
     Direction,
     by_number,
-    default_target_name,
+    chosen_objective,
     dir_suffix,
-    direction_names,
     floats,
     ints,
     is_feasible,
@@ -92,12 +91,7 @@ def history_data(
         target_index: Which objective to use for a multi-objective study.
         target_name: Axis label; defaults to "Objective value" / "Objective <i>".
     """
-    dirs = direction_names(direction)
-    if not 0 <= target_index < max(len(dirs), 1):
-        raise ValueError(f"target_index {target_index} out of range for {len(dirs)} objective(s)")
-    dname = dirs[target_index] if dirs else "minimize"
-    if target_name is None:
-        target_name = default_target_name(len(dirs), target_index)
+    dname, target_name = chosen_objective(direction, target_index, target_name)
     maximize = dname == "maximize"
 
     numbers: list[int] = []
