@@ -31,6 +31,7 @@ __all__ = [
     "add_storage_servicer",
     "callback_scope",
     "pareto_front",
+    "sampler_constraints",
     "storage_of",
     "study_id",
     "tell",
@@ -66,6 +67,15 @@ def trial_for(study: optuna.Study, claimed_trial_id: int) -> optuna.Trial:
     if local is not None:
         local.cached_all_trials = None
     return optuna.Trial(study, claimed_trial_id)
+
+
+def sampler_constraints(sampler: optuna.samplers.BaseSampler) -> Any:
+    """The ``constraints_func`` a sampler was built with (``_constraints_func``), or None.
+
+    Optuna evaluates constraints in the sampler's ``after_trial``; a run that samples on the
+    driver must know whether that hook does anything (:mod:`hpo_widget._driver_sampling`).
+    """
+    return getattr(sampler, "_constraints_func", None)
 
 
 def tell(

@@ -19,6 +19,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from . import _attrs, run_record
 from . import _optuna_compat as compat
+from ._driver_sampling import presample, samples_on_driver, sampling_space
 from ._reaper import Reaper
 from ._tickets import BOARD_STORAGES, Tickets, budget, is_objective_failure
 from ._worker import (
@@ -336,6 +337,23 @@ class Run:
                 self.proxy.on_state_change(None)
                 self.proxy.close()
 
+    def _sample_on_driver(self) -> bool:
+        """Let the tickets carry their parameters (:mod:`hpo_widget._driver_sampling`) when
+        workers live elsewhere, claim from a board, and the objective's space and the sampler
+        allow it; sets the tickets' sampling hook and returns whether it did."""
+        space = sampling_space(self.runner.objective)
+        if (
+            self.target is None
+            or self.backend.in_process
+            or self.tickets.run_id is None
+            or space is None
+            or not samples_on_driver(self.study.sampler)
+        ):
+            return False
+        study = self.study
+        self.tickets.sample = lambda trial_id: presample(study, trial_id, space)
+        return True
+
     def _start_refiller(self) -> None:
         wake = threading.Event()
         if self.proxy is not None:
@@ -366,6 +384,7 @@ class Run:
             else ref.kind in ("grpc", "journal")
         ):
             self.tickets.run_id = None
+        sampled_on_driver = self._sample_on_driver()
         self.pool, self.max_pool = Tickets.initial_pool(n_workers), Tickets.max_pool(n_workers)
         if target is not None:
             self.tickets.top_up(target, self.pool)  # adds WAITING trials: counts stay
@@ -383,6 +402,7 @@ class Run:
             pruner=self.runner.pruner_spec,
             space=self.runner.space,
             use_tickets=target is not None,
+            sampled_on_driver=sampled_on_driver,
             deadline=self.deadline,
             heartbeat_interval=heartbeat_interval(config.heartbeat_grace),
         )

@@ -14,7 +14,7 @@ Everything that counts the budget uses :func:`budget`, here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import optuna
@@ -142,6 +142,10 @@ class Tickets:
         self._tally = _Tally()
         self._published: list[int] | None = None
         self._board_closed = False
+        #: Samples a new WAITING ticket by id when the driver samples for the workers
+        #: (:mod:`hpo_widget._driver_sampling`); only with a board, which offers a ticket
+        #: to workers only after it was sampled.
+        self.sample: Callable[[int], None] | None = None
 
     def _stored_board(self) -> Any:
         return (
@@ -190,6 +194,8 @@ class Tickets:
             tid = compat.storage_of(self.study).create_new_trial(
                 compat.study_id(self.study), template_trial=template
             )
+            if self.sample is not None:
+                self.sample(tid)  # a retry's fixed_params become its params as they are
             self._tally.open[tid] = TrialState.WAITING
             if retry_of is not None:
                 self._tally.retries.add(tid)
@@ -242,6 +248,8 @@ class Tickets:
         """
         with self.lock:
             trials = self.study.get_trials(deepcopy=False)
+            if self.sample is not None:
+                self._sample_unsampled(trials)
             self._tally.resync(trials)
             counted, in_flight = budget(trials)
             need = target - counted - in_flight
@@ -256,6 +264,15 @@ class Tickets:
                 self.add()
             self._publish(check=True)
             return need
+
+    def _sample_unsampled(self, trials: Iterable[FrozenTrial]) -> None:
+        """Sample the WAITING trials this run did not issue (enqueued by the user, or tickets
+        an earlier run left unsampled) before the board offers them: workers of a run that
+        samples on the driver bring no sampler of their own."""
+        assert self.sample is not None
+        for t in trials:
+            if t.state == TrialState.WAITING and not t.params:
+                self.sample(compat.trial_id(t))
 
     def cancel_surplus(self, surplus: int) -> None:
         with self.lock:

@@ -83,6 +83,8 @@ class WorkerTask:
     pruner: PrunerSpec = field(default_factory=PrunerSpec)
     space: SearchSpace | None = None
     use_tickets: bool = True
+    #: The driver sampled every ticket (:mod:`hpo_widget._driver_sampling`): build no sampler.
+    sampled_on_driver: bool = False
     deadline: float | None = None
     heartbeat_interval: float = 5.0
     catch: tuple[type[BaseException], ...] = (Exception,)
@@ -128,7 +130,9 @@ def _take(storage: BaseStorage, tid: int) -> bool:
         return False
 
 
-def claim_ticket(study: optuna.Study, run_id: str | None = None) -> optuna.Trial | None:
+def claim_ticket(
+    study: optuna.Study, run_id: str | None = None, attrs: dict[str, Any] | None = None
+) -> optuna.Trial | None:
     """Atomically take one WAITING trial (a budget ticket or a retry), or None if there is none.
 
     WAITING -> RUNNING is a compare-and-set in every Optuna storage (on SQLite only because
@@ -137,12 +141,15 @@ def claim_ticket(study: optuna.Study, run_id: str | None = None) -> optuna.Trial
     one read of the study's attributes instead of every trial of the study (Optuna's gRPC
     proxy filters all trials in Python for each read), so a claim costs the same at trial
     10,000 as at trial 10.  A board of another run offers nothing; a study without a
-    board (a driver that publishes none) and RDB storages are scanned.
+    board (a driver that publishes none) and RDB storages are scanned.  ``attrs``: the study's
+    system attributes if the caller has just read them (the stop check before each claim).
     """
     storage = compat.storage_of(study)
     study_id = compat.study_id(study)
     if run_id is not None and isinstance(storage, BOARD_STORAGES):
-        board = storage.get_study_system_attrs(study_id).get(_attrs.POOL)
+        if attrs is None:
+            attrs = storage.get_study_system_attrs(study_id)
+        board = attrs.get(_attrs.POOL)
         if isinstance(board, dict):
             if board.get("run") != run_id:
                 return None
@@ -193,16 +200,21 @@ class _StopCheck:
     """Whether the run is over: the driver's event in its own process, else the run record,
     read before every claim.  Reading it less often (tried: every 0.25 s, one round trip
     fewer per trial) can let a worker claim a ticket after the driver has failed the trials in
-    flight and before its process was killed, leaving a trial RUNNING that nobody ends."""
+    flight and before its process was killed, leaving a trial RUNNING that nobody ends.  The
+    same read of the study's attributes then serves the claim (the ticket board lives there
+    too), so checking costs no round trip of its own."""
 
     def __init__(self, task: WorkerTask, storage: BaseStorage, study_id: int) -> None:
         self._task, self._storage, self._study_id = task, storage, study_id
+        #: The study's system attributes as the latest check read them (None: not read).
+        self.attrs: dict[str, Any] | None = None
 
     def __call__(self) -> bool:
         local = _LOCAL_STOPS.get(self._task.run_id)
         if local is not None:
             return local.is_set()
-        run = run_record.read(self._storage, self._study_id)
+        self.attrs = self._storage.get_study_system_attrs(self._study_id)
+        run = run_record.RunRecord.from_attr(self.attrs.get(_attrs.RUN))
         return run is None or run.id != self._task.run_id or run.stop
 
 
@@ -252,18 +264,28 @@ def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str
         compat.tell(study, trial, values)
 
 
-def _next_trial(study: optuna.Study, task: WorkerTask) -> optuna.Trial | None:
+def _next_trial(
+    study: optuna.Study, task: WorkerTask, attrs: dict[str, Any] | None
+) -> optuna.Trial | None:
     """A claimed ticket (the pool refilled after the claim when the driver lives in this
     process), a new ``ask()`` trial without a budget, or None while the pool is empty."""
     if not task.use_tickets:
         return study.ask()
-    trial = claim_ticket(study, task.run_id)
+    trial = claim_ticket(study, task.run_id, attrs)
     refill = _LOCAL_REFILLS.get(task.run_id)
     if refill is not None:
         refill()
         if trial is None:
             trial = claim_ticket(study, task.run_id)
     return trial
+
+
+def _worker_sampler(task: WorkerTask, slot: int) -> optuna.samplers.BaseSampler:
+    """The run's sampler, or for tickets the driver sampled one that is never asked (every
+    parameter is on the trial already) and reads nothing when a trial is built."""
+    if task.sampled_on_driver:
+        return optuna.samplers.RandomSampler()
+    return make_sampler(task.sampler, space=task.space, worker_index=slot)
 
 
 def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
@@ -276,7 +298,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
         study = optuna.load_study(
             study_name=task.study_name,
             storage=storage,
-            sampler=make_sampler(task.sampler, space=task.space, worker_index=slot),
+            sampler=_worker_sampler(task, slot),
             pruner=make_pruner(task.pruner),
         )
         interval = task.heartbeat_interval
@@ -294,7 +316,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
                 break
             if stop_requested():
                 break
-            trial = _next_trial(study, task)
+            trial = _next_trial(study, task, stop_requested.attrs)
             if trial is None:
                 # Wait while the run may still need this worker (a refill of the pool or a
                 # retry of a lost trial); past the limit the driver is gone.

@@ -100,6 +100,16 @@ def test_pareto_front_and_trials_study_match_optuna() -> None:
     assert set(importances) == {"x", "y"}
 
 
+def test_sampler_constraints_is_what_the_sampler_was_built_with() -> None:
+    def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
+        return [0.0]
+
+    for cls in (optuna.samplers.TPESampler, optuna.samplers.NSGAIISampler):
+        assert compat.sampler_constraints(cls()) is None
+        assert compat.sampler_constraints(cls(constraints_func=constraints)) is constraints
+    assert compat.sampler_constraints(optuna.samplers.RandomSampler()) is None
+
+
 def test_grpc_proxy_client_pieces_are_still_there() -> None:
     assert callable(getattr(optuna.storages.GrpcStorageProxy, "_setup", None))
     from optuna.storages._grpc import servicer
@@ -155,7 +165,14 @@ def _private_optuna_uses(path: Path) -> list[str]:
     tables in a module."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = []
-    private = {"_storage", "_study_id", "_trial_id", "_thread_local", "_stop_flag"}
+    private = {
+        "_storage",
+        "_study_id",
+        "_trial_id",
+        "_thread_local",
+        "_stop_flag",
+        "_constraints_func",
+    }
     for node in ast.walk(tree):
         on_self = isinstance(node, ast.Attribute) and (
             isinstance(node.value, ast.Name) and node.value.id == "self"
