@@ -1,7 +1,10 @@
 """The remote path's cost per trial: storage round trips, rate against Optuna, and flatness to 10k.
 
 Run: ``.venv/bin/python benchmarks/round_trips.py [--trials 10000]``.  One run on one machine,
-no-op objective (``suggest_float("x")``), 2 slots, Spark ``local[2]``:
+no-op objective (``suggest_float("x")``), 2 slots, Spark ``local[2]``.  Each objective comes
+two ways: define-by-run (``trial.suggest_float``: the workers sample) and as a params function
+over a known :class:`~hpo_widget.SearchSpace` (the driver samples the tickets; see
+``hpo_widget/_driver_sampling.py``):
 
 1. **Round trips per trial** through the gRPC storage proxy (the path every real cluster takes),
    by storage method, counted by the proxy server itself, for the random and TPE samplers.
@@ -27,7 +30,7 @@ from typing import Any
 
 import optuna
 
-from hpo_widget import StudyRunner
+from hpo_widget import SearchSpace, StudyRunner
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -39,6 +42,19 @@ def noop(trial: optuna.Trial) -> float:
     return trial.suggest_float("x", 0, 1)
 
 
+def noop_params(params: dict[str, float]) -> float:
+    return params["x"]
+
+
+#: The same one parameter as a space known up front: the driver samples the tickets.
+SPACE = SearchSpace.from_dict({"x": {"type": "float", "low": 0, "high": 1}})
+#: How the objective gets its parameters: define-by-run (workers sample) or a known space.
+OBJECTIVES: dict[str, tuple[Any, SearchSpace | None]] = {
+    "define-by-run": (noop, None),
+    "space": (noop_params, SPACE),
+}
+
+
 def _sampler(name: str, seed: int = 0) -> optuna.samplers.BaseSampler:
     return (
         optuna.samplers.RandomSampler(seed=seed)
@@ -47,9 +63,13 @@ def _sampler(name: str, seed: int = 0) -> optuna.samplers.BaseSampler:
     )
 
 
-def run_hpo(n: int, sampler: str, storage: str) -> tuple[float, optuna.Study, Any]:
+def run_hpo(
+    n: int, sampler: str, storage: str, objective: str = "define-by-run"
+) -> tuple[float, optuna.Study, Any]:
+    function, space = OBJECTIVES[objective]
     runner = StudyRunner(
-        noop,
+        function,
+        space=space,
         backend="spark",
         backend_options={"master": "local[2]"},
         storage=storage,
@@ -104,30 +124,36 @@ def main() -> None:
     run_hpo(8, "random", "memory")  # warm-up: the Spark session and its Python workers
 
     print("## Storage round trips per finished trial, Spark local[2] through the gRPC proxy\n")
-    per: dict[str, dict[str, float]] = {}
-    for sampler in ("random", "tpe"):
-        _, study, proxy = run_hpo(args.rate_trials, sampler, "memory")
+    cols = [(o, smp) for o in OBJECTIVES for smp in ("random", "tpe")]
+    per: dict[tuple[str, str], dict[str, float]] = {}
+    for objective, sampler in cols:
+        _, study, proxy = run_hpo(args.rate_trials, sampler, "memory", objective)
         n = sum(1 for t in study.get_trials(deepcopy=False) if t.state.is_finished())
-        per[sampler] = {m: c / n for m, c in proxy.calls.items()}
-    methods = sorted(set(per["random"]) | set(per["tpe"]), key=lambda m: -per["tpe"].get(m, 0))
-    print("| storage call | random | tpe |")
-    print("|---|---:|---:|")
+        per[objective, sampler] = {m: c / n for m, c in proxy.calls.items()}
+    methods = sorted({m for calls in per.values() for m in calls}, key=lambda m: -max(
+        calls.get(m, 0) for calls in per.values()))  # fmt: skip
+    print("| storage call | " + " | ".join(f"{smp}, {o}" for o, smp in cols) + " |")
+    print("|---|" + "---:|" * len(cols))
     for m in methods:
-        print(f"| {m} | {per['random'].get(m, 0):.2f} | {per['tpe'].get(m, 0):.2f} |")
-    print(
-        f"| **all** | **{sum(per['random'].values()):.2f}** | **{sum(per['tpe'].values()):.2f}** |"
-    )
+        print(f"| {m} | " + " | ".join(f"{per[c].get(m, 0):.2f}" for c in cols) + " |")
+    print("| **all** | " + " | ".join(f"**{sum(per[c].values()):.2f}**" for c in cols) + " |")
 
     print(f"\n## Trials/s against Optuna's own threads, {args.rate_trials} trials\n")
-    print("| sampler | Optuna n_jobs=2, memory | hpo_widget spark, proxy | ratio | "
+    print("| sampler | parameters | Optuna n_jobs=2, memory | hpo_widget spark, proxy | ratio | "
           "hpo_widget spark, journal | ratio |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for sampler in ("random", "tpe"):
         o_wall, _ = run_optuna(args.rate_trials, sampler)
-        p_wall, _, _ = run_hpo(args.rate_trials, sampler, "memory")
-        j_wall, _, _ = run_hpo(args.rate_trials, sampler, str(tmp / f"rate-{sampler}.journal"))
-        o, p, j = (args.rate_trials / w for w in (o_wall, p_wall, j_wall))
-        print(f"| {sampler} | {o:.0f} | {p:.0f} | {p / o:.2f} | {j:.0f} | {j / o:.2f} |")
+        for objective in OBJECTIVES:
+            where = "driver samples" if objective == "space" else "workers sample"
+            p_wall, _, _ = run_hpo(args.rate_trials, sampler, "memory", objective)
+            journal = str(tmp / f"rate-{sampler}-{objective}.journal")
+            j_wall, _, _ = run_hpo(args.rate_trials, sampler, journal, objective)
+            o, p, j = (args.rate_trials / w for w in (o_wall, p_wall, j_wall))
+            print(
+                f"| {sampler} | {objective} ({where}) | {o:.0f} | {p:.0f} | {p / o:.2f} "
+                f"| {j:.0f} | {j / o:.2f} |"
+            )
 
     print(f"\n## Per-trial rate as the study grows, {args.trials:,} trials, random sampler\n")
     print("| path | first 200 /s | around 1k /s | last 200 /s | last / first |")
@@ -135,6 +161,10 @@ def main() -> None:
     cases: list[tuple[str, Any]] = [
         ("Optuna n_jobs=2, memory", lambda: run_optuna(args.trials, "random")[1]),
         ("hpo_widget spark, proxy", lambda: run_hpo(args.trials, "random", "memory")[1]),
+        (
+            "hpo_widget spark, proxy, space (driver samples)",
+            lambda: run_hpo(args.trials, "random", "memory", "space")[1],
+        ),
         (
             "hpo_widget spark, journal",
             lambda: run_hpo(args.trials, "random", str(tmp / "flat.journal"))[1],

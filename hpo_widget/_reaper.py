@@ -11,7 +11,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from optuna.trial import FrozenTrial, TrialState
 
@@ -48,6 +48,29 @@ def pid_alive(pid: int) -> bool:
         return True  # no /proc (macOS): existence is all we can tell
 
 
+class _ByNumber(Mapping[int, FrozenTrial]):
+    """Trials by number, indexed only when a reaped trial's retry chain is first followed:
+    polls that reap nothing stay O(trials in flight)."""
+
+    def __init__(self, trials: Sequence[FrozenTrial]) -> None:
+        self._trials = trials
+        self._index: dict[int, FrozenTrial] | None = None
+
+    def _built(self) -> dict[int, FrozenTrial]:
+        if self._index is None:
+            self._index = {t.number: t for t in self._trials}
+        return self._index
+
+    def __getitem__(self, number: int) -> FrozenTrial:
+        return self._built()[number]
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+
 class Reaper:
     """Reaps the lost trials of one run.
 
@@ -71,8 +94,16 @@ class Reaper:
         #: Workers (host:pid:slot) of this host seen dead, with when: see exit_reason.
         self._exited_since: dict[str, float] = {}
 
-    def reap_lost(self, trials: Sequence[FrozenTrial], target: int | None) -> None:
+    def reap_lost(
+        self,
+        trials: Sequence[FrozenTrial],
+        target: int | None,
+        history: Sequence[FrozenTrial] | None = None,
+    ) -> None:
         """Fail and re-queue RUNNING trials nobody is working on any more.
+
+        ``trials``: those that may be RUNNING (at least); ``history``: the whole study (for
+        the retry chains of the trials reaped), when ``trials`` is not all of it.
 
         That holds for every RUNNING trial, whoever created it: one a plain
         ``study.optimize`` left behind when it crashed, or a ``study.ask()`` in user code, has
@@ -80,7 +111,7 @@ class Reaper:
         (otherwise it would hold the run one short of its total forever).
         """
         now = time.time()
-        by_number = {t.number: t for t in trials}
+        by_number = _ByNumber(history if history is not None else trials)
         for t in trials:
             if t.state != TrialState.RUNNING or t.datetime_start is None:
                 continue
@@ -107,7 +138,7 @@ class Reaper:
         signed with their id (a worker killed between the claim and the next write): no PID
         or heartbeat will ever name them."""
         cause = self._backend_error() or "the backend's workers died"
-        by_number = {t.number: t for t in trials}
+        by_number = _ByNumber(trials)
         for t in trials:
             attrs = t.system_attrs
             unnamed = _attrs.TICKET in attrs and _attrs.WORKER not in attrs

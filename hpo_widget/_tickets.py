@@ -14,7 +14,8 @@ Everything that counts the budget uses :func:`budget`, here.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import optuna
@@ -23,7 +24,15 @@ from optuna.trial import FrozenTrial, TrialState
 from . import _attrs
 from . import _optuna_compat as compat
 
-__all__ = ["BOARD_STORAGES", "Tickets", "budget", "counts_towards_budget", "is_lost"]
+__all__ = [
+    "BOARD_STORAGES",
+    "Settled",
+    "Tickets",
+    "Unsettled",
+    "budget",
+    "counts_towards_budget",
+    "is_lost",
+]
 
 #: Tickets kept WAITING per worker at first: one to claim next while the current trial runs,
 #: one more so a worker never waits for the refill of a pool its sibling just emptied.
@@ -79,6 +88,47 @@ BOARD_STORAGES = (
 )
 
 
+@dataclass
+class Unsettled:
+    """One read of a study past its settled front (:class:`Settled`)."""
+
+    #: Every trial from the first one that was unfinished at the previous read, in order.
+    trials: list[FrozenTrial]
+    #: How many trials before them count towards the budget.
+    settled_counted: int
+
+    def budget(self) -> tuple[int, int]:
+        """:func:`budget` of the whole study, from the unsettled trials alone."""
+        counted, in_flight = budget(self.trials)
+        return self.settled_counted + counted, in_flight
+
+
+class Settled:
+    """The finished trials at the front of a study, counted once instead of at every read.
+
+    Optuna never changes a finished trial, so a poll that walks every trial (publishing,
+    reaping, the budget, the pool) costs O(study) and slows the driver as the study grows;
+    past the settled front only the trials still in flight and the newest ones change.  A
+    trial that stays RUNNING holds the front back (its successors are walked again), which
+    costs time, never a wrong count.
+    """
+
+    def __init__(self) -> None:
+        self.upto = 0
+        self.counted = 0
+
+    def read(self, trials: Sequence[FrozenTrial]) -> Unsettled:
+        """The trials from the front as of the previous read; then move the front past the
+        finished ones at its head.  ``trials``: all of the study's, in number order."""
+        unsettled = Unsettled(list(trials[self.upto :]), self.counted)
+        for t in unsettled.trials:
+            if not t.state.is_finished():
+                break
+            self.upto += 1
+            self.counted += counts_towards_budget(t)
+        return unsettled
+
+
 class _Tally:
     """The budget's counts between two full reads of the study, kept in O(pool) per update.
 
@@ -97,9 +147,9 @@ class _Tally:
         self.retries: set[int] = set()
         self.synced = False
 
-    def resync(self, trials: Iterable[FrozenTrial]) -> None:
-        counted, unfinished, retries = 0, dict[int, TrialState](), set()
-        for t in trials:
+    def resync(self, view: Unsettled) -> None:
+        counted, unfinished, retries = view.settled_counted, dict[int, TrialState](), set()
+        for t in view.trials:
             if counts_towards_budget(t):
                 counted += 1
             elif t.state in (TrialState.RUNNING, TrialState.WAITING):
@@ -140,6 +190,7 @@ class Tickets:
         #: Held by whoever changes how many trials are in flight (adds, cancels, fails as lost).
         self.lock = threading.RLock()
         self._tally = _Tally()
+        self._settled = Settled()
         self._published: list[int] | None = None
         self._board_closed = False
         #: Samples a new WAITING ticket by id when the driver samples for the workers
@@ -247,18 +298,18 @@ class Tickets:
         issues against includes what the others issued and the total never overshoots.
         """
         with self.lock:
-            trials = self.study.get_trials(deepcopy=False)
+            view = self._settled.read(self.study.get_trials(deepcopy=False))
             if self.sample is not None:
-                self._sample_unsampled(trials)
-            self._tally.resync(trials)
-            counted, in_flight = budget(trials)
+                self._sample_unsampled(view.trials)
+            self._tally.resync(view)
+            counted, in_flight = view.budget()
             need = target - counted - in_flight
             if need < 0:
                 self.cancel_surplus(-need)
-                self._tally.resync(self.study.get_trials(deepcopy=False))
+                self._tally.resync(self._settled.read(self.study.get_trials(deepcopy=False)))
                 self._publish(check=True)
                 return 0
-            waiting = sum(1 for t in trials if t.state == TrialState.WAITING)
+            waiting = sum(1 for t in view.trials if t.state == TrialState.WAITING)
             need = min(need, max(0, pool - waiting))
             for _ in range(need):
                 self.add()
@@ -310,7 +361,7 @@ class Tickets:
             return False  # it finished after all; keep its result
 
     @staticmethod
-    def attempts(trial: FrozenTrial, by_number: dict[int, FrozenTrial]) -> int:
+    def attempts(trial: FrozenTrial, by_number: Mapping[int, FrozenTrial]) -> int:
         attempts, current = 1, trial
         while _attrs.RETRY_OF in current.system_attrs:
             parent = by_number.get(current.system_attrs[_attrs.RETRY_OF])
@@ -320,7 +371,7 @@ class Tickets:
         return attempts
 
     def requeue(
-        self, trial: FrozenTrial, by_number: dict[int, FrozenTrial], target: int | None
+        self, trial: FrozenTrial, by_number: Mapping[int, FrozenTrial], target: int | None
     ) -> None:
         """After a lost trial: a retry with its parameters while retries last, else (with a
         budget) a fresh ticket, so the total stays exact."""
@@ -331,7 +382,11 @@ class Tickets:
                 self.add()
 
     def lost_and_requeued(
-        self, trial: FrozenTrial, reason: str, by_number: dict[int, FrozenTrial], target: int | None
+        self,
+        trial: FrozenTrial,
+        reason: str,
+        by_number: Mapping[int, FrozenTrial],
+        target: int | None,
     ) -> bool:
         """:meth:`mark_lost` then :meth:`requeue` as one step for the other ticket issuers
         (between the two, a refill would see one trial fewer in flight and issue one too many)."""

@@ -10,7 +10,7 @@ from optuna.storages import InMemoryStorage
 from optuna.trial import TrialState
 
 from hpo_widget import _attrs
-from hpo_widget._tickets import Tickets, budget, counts_towards_budget, is_lost
+from hpo_widget._tickets import Settled, Tickets, budget, counts_towards_budget, is_lost
 from hpo_widget.plots._common import display_state
 from hpo_widget.stop_rules import _finished_in_order
 
@@ -61,3 +61,33 @@ def test_a_trial_completing_while_being_marked_is_not_lost() -> None:
     # Optuna writes no attribute of a finished trial, so the marker stays: readers ignore it.
     assert study.trials[0].system_attrs[_attrs.LOST] is True
     _assert_kept_its_result(study)
+
+
+def test_the_settled_front_counts_like_a_full_read_and_walks_only_the_rest() -> None:
+    study = optuna.create_study()
+    settled = Settled()
+    first = study.ask()  # stays RUNNING a while: holds the front back
+    for value in range(3):
+        study.tell(study.ask(), float(value))
+    view = settled.read(study.get_trials(deepcopy=False))
+    assert view.budget() == budget(study.trials) == (3, 1)
+    assert settled.upto == 0  # nothing settles past a trial still in flight
+    study.tell(first, state=TrialState.FAIL)
+    Tickets(study, retries=0).add()  # a WAITING ticket at the end
+    view = settled.read(study.get_trials(deepcopy=False))
+    assert view.budget() == budget(study.trials) == (4, 1)
+    assert settled.upto == 4 and settled.counted == 4
+    # The next read walks only the ticket and what came after it.
+    study.add_trial(optuna.trial.create_trial(value=9.0))
+    view = settled.read(study.get_trials(deepcopy=False))
+    assert [t.number for t in view.trials] == [4, 5]
+    assert view.budget() == budget(study.trials) == (5, 1)
+
+
+def test_a_lost_trial_settles_without_counting() -> None:
+    study = optuna.create_study()
+    study.ask()
+    Tickets(study, retries=0).mark_lost(study.trials[0], "worker w1 lost")
+    settled = Settled()
+    settled.read(study.get_trials(deepcopy=False))
+    assert (settled.upto, settled.counted) == (1, 0)
