@@ -4,7 +4,8 @@ Design, in short (see ``runner.py`` for the driver side):
 
 * The budget is made of **tickets**: WAITING Optuna trials the driver creates.  A worker claims
   one atomically (WAITING -> RUNNING is a compare-and-set in every Optuna storage), samples its
-  parameters, runs the objective and tells the result.  The driver keeps a small pool of tickets
+  parameters (unless the driver already did: :mod:`hpo_widget._driver_sampling`), runs the
+  objective and tells the result.  The driver keeps a small pool of tickets
   (a few per worker) topped up, never more than the budget, so N workers on M machines
   reach *exactly* ``n_trials`` without talking to each other; a worker that finds the pool
   empty waits (backing off) while the run is active and its budget not reached, so a trial
@@ -131,7 +132,10 @@ def _take(storage: BaseStorage, tid: int) -> bool:
 
 
 def claim_ticket(
-    study: optuna.Study, run_id: str | None = None, attrs: dict[str, Any] | None = None
+    study: optuna.Study,
+    run_id: str | None = None,
+    attrs: dict[str, Any] | None = None,
+    slot: int = 0,
 ) -> optuna.Trial | None:
     """Atomically take one WAITING trial (a budget ticket or a retry), or None if there is none.
 
@@ -143,6 +147,8 @@ def claim_ticket(
     10,000 as at trial 10.  A board of another run offers nothing; a study without a
     board (a driver that publishes none) and RDB storages are scanned.  ``attrs``: the study's
     system attributes if the caller has just read them (the stop check before each claim).
+    ``slot``: the worker's index; workers start at different places on the board, so two that
+    read it at once do not both go for its first ticket (a lost race costs a round trip).
     """
     storage = compat.storage_of(study)
     study_id = compat.study_id(study)
@@ -153,9 +159,11 @@ def claim_ticket(
         if isinstance(board, dict):
             if board.get("run") != run_id:
                 return None
-            # In the board's order (retries, then oldest): a worker that loses a race for a
-            # ticket takes the next one, one round trip later.
-            for tid in (int(i) for i in board.get("ids") or ()):
+            # In the board's order (retries, then oldest) from the worker's own place: a
+            # worker that loses a race for a ticket takes the next one, one round trip later.
+            ids = [int(i) for i in board.get("ids") or ()]
+            start = slot % len(ids) if ids else 0
+            for tid in ids[start:] + ids[:start]:
                 if _take(storage, tid):
                     return compat.trial_for(study, tid)
             return None
@@ -260,23 +268,29 @@ def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str
     if reason is not None:
         storage.set_trial_system_attr(compat.trial_id(trial), _attrs.FAIL_REASON, reason)
         compat.tell(study, trial, state=TrialState.FAIL)
+    elif task.sampled_on_driver:
+        # Optuna's tell first reads the trial back, for its state checks and the sampler's
+        # after_trial; neither has work here: this worker's sampler does nothing, the values
+        # were checked just above, and a trial that finished meanwhile refuses the write
+        # (UpdateFinishedTrialError, as tell would).  One round trip fewer per trial.
+        storage.set_trial_state_values(compat.trial_id(trial), TrialState.COMPLETE, values)
     else:
         compat.tell(study, trial, values)
 
 
 def _next_trial(
-    study: optuna.Study, task: WorkerTask, attrs: dict[str, Any] | None
+    study: optuna.Study, task: WorkerTask, attrs: dict[str, Any] | None, slot: int
 ) -> optuna.Trial | None:
     """A claimed ticket (the pool refilled after the claim when the driver lives in this
     process), a new ``ask()`` trial without a budget, or None while the pool is empty."""
     if not task.use_tickets:
         return study.ask()
-    trial = claim_ticket(study, task.run_id, attrs)
+    trial = claim_ticket(study, task.run_id, attrs, slot)
     refill = _LOCAL_REFILLS.get(task.run_id)
     if refill is not None:
         refill()
         if trial is None:
-            trial = claim_ticket(study, task.run_id)
+            trial = claim_ticket(study, task.run_id, slot=slot)
     return trial
 
 
@@ -316,7 +330,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
                 break
             if stop_requested():
                 break
-            trial = _next_trial(study, task, stop_requested.attrs)
+            trial = _next_trial(study, task, stop_requested.attrs, slot)
             if trial is None:
                 # Wait while the run may still need this worker (a refill of the pool or a
                 # retry of a lost trial); past the limit the driver is gone.

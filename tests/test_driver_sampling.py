@@ -145,6 +145,8 @@ def test_workers_elsewhere_neither_sample_nor_write_parameters() -> None:
         _active_params_only(t)
         assert t.value == score(t.params)
     assert calls.get("SetTrialParameter", 0) == 0
+    # Each trial is read once, when the worker builds it: the tell writes without reading back.
+    assert calls["GetTrial"] == 24
     # TPE reads every trial for each sample when workers sample; here only set-up reads them.
     assert calls.get("GetTrials", 0) <= 4
 
