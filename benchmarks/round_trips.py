@@ -145,13 +145,14 @@ def main() -> None:
     for sampler in ("random", "tpe"):
         o_wall, _ = run_optuna(args.rate_trials, sampler)
         for objective in OBJECTIVES:
-            where = "driver samples" if objective == "space" else "workers sample"
+            where = "the driver samples through the proxy" if objective == "space" else ""
             p_wall, _, _ = run_hpo(args.rate_trials, sampler, "memory", objective)
             journal = str(tmp / f"rate-{sampler}-{objective}.journal")
             j_wall, _, _ = run_hpo(args.rate_trials, sampler, journal, objective)
             o, p, j = (args.rate_trials / w for w in (o_wall, p_wall, j_wall))
             print(
-                f"| {sampler} | {objective} ({where}) | {o:.0f} | {p:.0f} | {p / o:.2f} "
+                f"| {sampler} | {objective}{f' ({where})' if where else ''} | {o:.0f} | {p:.0f} "
+                f"| {p / o:.2f} "
                 f"| {j:.0f} | {j / o:.2f} |"
             )
 
