@@ -132,10 +132,7 @@ def _take(storage: BaseStorage, tid: int) -> bool:
 
 
 def claim_ticket(
-    study: optuna.Study,
-    run_id: str | None = None,
-    attrs: dict[str, Any] | None = None,
-    slot: int = 0,
+    study: optuna.Study, run_id: str | None = None, attrs: dict[str, Any] | None = None
 ) -> optuna.Trial | None:
     """Atomically take one WAITING trial (a budget ticket or a retry), or None if there is none.
 
@@ -147,8 +144,6 @@ def claim_ticket(
     10,000 as at trial 10.  A board of another run offers nothing; a study without a
     board (a driver that publishes none) and RDB storages are scanned.  ``attrs``: the study's
     system attributes if the caller has just read them (the stop check before each claim).
-    ``slot``: the worker's index; workers start at different places on the board, so two that
-    read it at once do not both go for its first ticket (a lost race costs a round trip).
     """
     storage = compat.storage_of(study)
     study_id = compat.study_id(study)
@@ -159,11 +154,11 @@ def claim_ticket(
         if isinstance(board, dict):
             if board.get("run") != run_id:
                 return None
-            # In the board's order (retries, then oldest) from the worker's own place: a
+            # In the board's order (retries, then oldest; enqueued trials run in order): a
             # worker that loses a race for a ticket takes the next one, one round trip later.
-            ids = [int(i) for i in board.get("ids") or ()]
-            start = slot % len(ids) if ids else 0
-            for tid in ids[start:] + ids[:start]:
+            # Starting each worker at its own place avoided those races but ran younger
+            # tickets before older ones, so it was dropped.
+            for tid in (int(i) for i in board.get("ids") or ()):
                 if _take(storage, tid):
                     return compat.trial_for(study, tid)
             return None
@@ -279,18 +274,18 @@ def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str
 
 
 def _next_trial(
-    study: optuna.Study, task: WorkerTask, attrs: dict[str, Any] | None, slot: int
+    study: optuna.Study, task: WorkerTask, attrs: dict[str, Any] | None
 ) -> optuna.Trial | None:
     """A claimed ticket (the pool refilled after the claim when the driver lives in this
     process), a new ``ask()`` trial without a budget, or None while the pool is empty."""
     if not task.use_tickets:
         return study.ask()
-    trial = claim_ticket(study, task.run_id, attrs, slot)
+    trial = claim_ticket(study, task.run_id, attrs)
     refill = _LOCAL_REFILLS.get(task.run_id)
     if refill is not None:
         refill()
         if trial is None:
-            trial = claim_ticket(study, task.run_id, slot=slot)
+            trial = claim_ticket(study, task.run_id)
     return trial
 
 
@@ -330,7 +325,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
                 break
             if stop_requested():
                 break
-            trial = _next_trial(study, task, stop_requested.attrs, slot)
+            trial = _next_trial(study, task, stop_requested.attrs)
             if trial is None:
                 # Wait while the run may still need this worker (a refill of the pool or a
                 # retry of a lost trial); past the limit the driver is gone.
