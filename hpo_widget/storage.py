@@ -241,6 +241,13 @@ def _cut_torn_tail(path: str, *, check_json: bool) -> None:
     )
 
 
+#: Seconds after which a journal lock whose holder wrote nothing is taken as abandoned (Optuna:
+#: 30).  A writer holds it for one append and its fsync, milliseconds; a worker process killed
+#: while holding it (Stop kills loky workers, a lost executor) left every other writer, the
+#: driver's Stop among them, waiting the full 30 s (seen in CI: Stop took 30.8 s).
+JOURNAL_LOCK_GRACE = 5.0
+
+
 class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
     """Optuna's journal file, sealed against torn writes (a writer killed mid-append).
 
@@ -252,7 +259,9 @@ class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
 
     def __init__(self, file_path: str) -> None:
         self._path = file_path
-        self._journal_lock = optuna.storages.journal.JournalFileSymlinkLock(file_path)
+        self._journal_lock = optuna.storages.journal.JournalFileSymlinkLock(
+            file_path, grace_period=JOURNAL_LOCK_GRACE
+        )
         super().__init__(file_path, lock_obj=self._journal_lock)
         with open(file_path, "rb") as f:
             torn = _torn_offset(f, os.fstat(f.fileno()).st_size, check_json=True) is not None

@@ -161,6 +161,40 @@ def test_torn_tail_left_mid_run_is_sealed_before_the_next_append(tmp_path: Path)
     assert [t.state for t in plain.trials] == [TrialState.COMPLETE] * 6
 
 
+def test_a_lock_left_by_a_killed_writer_is_taken_over_long_before_optunas_30_s(
+    tmp_path: Path,
+) -> None:
+    """Stop kills worker processes; one killed mid-append leaves the journal's lock behind."""
+    import threading
+
+    from hpo_widget.storage import JOURNAL_LOCK_GRACE
+
+    path = tmp_path / "locked.journal"
+    study = optuna.create_study(study_name="l", storage=open_storage(resolve_storage(str(path))))
+    holder = textwrap.dedent(
+        f"""
+        import os, signal
+        from hpo_widget.storage import open_storage, resolve_storage
+        storage = open_storage(resolve_storage({str(path)!r}))
+        storage._backend._journal_lock.acquire()
+        os.kill(os.getpid(), signal.SIGKILL)  # dies holding the lock, as a killed worker
+        """
+    )
+    subprocess.run([sys.executable, "-c", holder], check=False, timeout=120)
+    assert os.path.lexists(f"{path}.lock"), "the killed writer left its lock"
+    done = threading.Event()
+
+    def write() -> None:
+        study.optimize(_params_objective, n_trials=1)
+        done.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    # Bounded only to catch the hang: Optuna's own grace would hold the write for 30 s.
+    assert JOURNAL_LOCK_GRACE < 10
+    assert done.wait(20), "the write waited for the dead writer's lock"
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE]
+
+
 def test_whole_journal_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "whole.journal"
     optuna.create_study(study_name="w", storage=_journal(path)).optimize(_params_objective, 3)
