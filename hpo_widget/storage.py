@@ -245,7 +245,7 @@ def _cut_torn_tail(path: str, *, check_json: bool) -> None:
 #: 30).  A writer holds it for one append and its fsync, milliseconds; a worker process killed
 #: while holding it (Stop kills loky workers, a lost executor) left every other writer, the
 #: driver's Stop among them, waiting the full 30 s (seen in CI: Stop took 30.8 s).
-JOURNAL_LOCK_GRACE = 5.0
+JOURNAL_LOCK_GRACE = 5
 
 
 class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
