@@ -211,7 +211,7 @@ class Run:
         """
         trials = self.study.get_trials(deepcopy=False)
         view = self._settled.read(trials)
-        self.publish(view.trials, counted=view.budget()[0])
+        self.publish(view.trials, counted=view.budget[0])
         self.reaper.reap_lost(view.trials, self.target, history=trials)
         return trials, view
 
@@ -437,7 +437,7 @@ class Run:
                 self.stop_event.set()  # also what in-process workers watch
                 break
             trials, view = self.poll()
-            counted, in_flight = view.budget()
+            counted, in_flight = view.budget
             if target is not None and counted >= target:
                 break
             rule = self._stop_rule(trials)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import optuna
@@ -97,8 +98,10 @@ class Unsettled:
     #: How many trials before them count towards the budget.
     settled_counted: int
 
+    @cached_property
     def budget(self) -> tuple[int, int]:
-        """:func:`budget` of the whole study, from the unsettled trials alone."""
+        """:func:`budget` of the whole study, from the unsettled trials alone (counted once
+        per read: the poll publishes with it and the loop decides with it)."""
         counted, in_flight = budget(self.trials)
         return self.settled_counted + counted, in_flight
 
@@ -302,7 +305,7 @@ class Tickets:
             if self.sample is not None:
                 self._sample_unsampled(view.trials)
             self._tally.resync(view)
-            counted, in_flight = view.budget()
+            counted, in_flight = view.budget
             need = target - counted - in_flight
             if need < 0:
                 self.cancel_surplus(-need)

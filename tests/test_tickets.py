@@ -70,18 +70,18 @@ def test_the_settled_front_counts_like_a_full_read_and_walks_only_the_rest() -> 
     for value in range(3):
         study.tell(study.ask(), float(value))
     view = settled.read(study.get_trials(deepcopy=False))
-    assert view.budget() == budget(study.trials) == (3, 1)
+    assert view.budget == budget(study.trials) == (3, 1)
     assert settled.upto == 0  # nothing settles past a trial still in flight
     study.tell(first, state=TrialState.FAIL)
     Tickets(study, retries=0).add()  # a WAITING ticket at the end
     view = settled.read(study.get_trials(deepcopy=False))
-    assert view.budget() == budget(study.trials) == (4, 1)
+    assert view.budget == budget(study.trials) == (4, 1)
     assert settled.upto == 4 and settled.counted == 4
     # The next read walks only the ticket and what came after it.
     study.add_trial(optuna.trial.create_trial(value=9.0))
     view = settled.read(study.get_trials(deepcopy=False))
     assert [t.number for t in view.trials] == [4, 5]
-    assert view.budget() == budget(study.trials) == (5, 1)
+    assert view.budget == budget(study.trials) == (5, 1)
 
 
 def test_a_lost_trial_settles_without_counting() -> None:
