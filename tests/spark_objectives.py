@@ -110,6 +110,25 @@ class LooksUpCapturedArray:
         return float(self.data[i])
 
 
+class ReportsHowItsArrayArrived(LooksUpCapturedArray):
+    """Notes how its array reached the worker: mapped from a file (and writable), or a copy."""
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        import mmap
+
+        import numpy as np
+
+        root: object = self.data
+        while isinstance(root, (np.ndarray, memoryview)):
+            nxt = root.base if isinstance(root, np.ndarray) else root.obj
+            if nxt is None:
+                break
+            root = nxt
+        trial.set_user_attr("mapped", isinstance(root, mmap.mmap))
+        trial.set_user_attr("writeable", bool(self.data.flags.writeable))
+        return super().__call__(trial)
+
+
 def records_scattered_task(trial: optuna.Trial) -> float:
     """Notes whether the Dask worker running it holds the run's worker task as scattered data."""
     from distributed import get_worker

@@ -106,6 +106,23 @@ def test_the_embedded_journal_is_served_to_the_executors_through_the_proxy(
     assert Path("hpo_studies.journal").exists()
 
 
+def test_executors_map_a_large_objective_from_their_own_broadcast_file(
+    backend: SparkBackend, cluster: LocalSparkCluster
+) -> None:
+    """16 MB captured: each executor JVM fetches the broadcast and writes it to a file of its
+    own, and the Python workers below it map that file rather than unpickling a copy."""
+    runner = StudyRunner(so.ReportsHowItsArrayArrived(2_000_000), backend=backend, seed=0)
+    study = runner.start(n_trials=8).wait(timeout=180)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 8
+    assert all(t.value == t.params["i"] * 0.5 for t in study.trials)
+    assert backend.last_broadcast_bytes >= 16_000_000
+    assert {(t.user_attrs["mapped"], t.user_attrs["writeable"]) for t in study.trials} == {
+        (True, True)
+    }
+    executors = {p for w in cluster.worker_pids for p, _ in _descendants(w)}
+    assert {worker_pid(t) for t in study.trials} <= executors
+
+
 def test_killed_worker_jvm_loses_only_its_trial(
     backend: SparkBackend, cluster: LocalSparkCluster, tmp_path: Path
 ) -> None:

@@ -156,13 +156,18 @@ def test_iris_objective_runs_unchanged_with_an_exact_count(spark: Any, tmp_path:
 
 def test_a_large_captured_object_travels_once_as_a_broadcast(spark: Any, tmp_path: Path) -> None:
     """16 MB captured by the objective: sent once for both workers, trials see the real data."""
-    objective = so.LooksUpCapturedArray(2_000_000)
+    objective = so.ReportsHowItsArrayArrived(2_000_000)
     runner = StudyRunner(
         objective, storage=str(tmp_path / "big.journal"), backend="spark", n_workers=2, seed=0
     )
     study = runner.start(n_trials=8).wait(timeout=180)
     assert counts(study) == {"COMPLETE": 8}
     assert all(t.value == t.params["i"] * 0.5 for t in study.trials)
+    # Each Python worker mapped the executor's broadcast file instead of copying the array,
+    # and the array is still writable (copy-on-write pages), as an unpickled one would be.
+    assert {(t.user_attrs["mapped"], t.user_attrs["writeable"]) for t in study.trials} == {
+        (True, True)
+    }
     backend = runner.backend
     assert isinstance(backend, SparkBackend)
     assert backend.last_broadcast_bytes >= 16_000_000

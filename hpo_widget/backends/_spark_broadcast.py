@@ -6,9 +6,16 @@ pickled once per worker, and PySpark turns every closure over its broadcast thre
 a broadcast of its own: with 8 workers the driver holds 8 copies and sends 8.  Every worker of a
 run gets the same :class:`~hpo_widget._worker.WorkerTask` (the objective inside it), so the
 backend pickles that object once and broadcasts it; each task's closure then carries only a
-broadcast handle, executors fetch the blocks once (BitTorrent-style, cached per executor JVM) and
-each Python worker unpickles its copy on first use.  Small tasks skip all this: a broadcast costs
-a few round trips that a kilobyte closure does not need.
+broadcast handle, and executors fetch the blocks once (BitTorrent-style, cached per executor JVM).
+
+The broadcast holds a :mod:`._shared_bundle`: the task's pickle with its arrays out of band.  On
+an executor the JVM writes a broadcast's bytes to a local file and hands each Python worker the
+file's path (PySpark reads the value from it lazily); the worker maps that file copy-on-write
+instead, so the Python workers of an executor share one copy of the data and none of them reads
+or copies it before its first trial.  Where PySpark gives no file (``spark.io.encryption.enabled``
+streams broadcasts through a socket), the worker unpickles the bundle from the value: one copy
+per worker, as before.  Small tasks skip all this: a broadcast costs a few round trips that a
+kilobyte closure does not need.
 """
 
 from __future__ import annotations
@@ -20,10 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._base import shared_first_argument
+from ._shared_bundle import BundleError, load_buffer, load_file, pack
 
 __all__ = ["BROADCAST_MIN_BYTES", "Shipment", "ship_shared"]
 
 _log = logging.getLogger("hpo_widget.backends.spark")
+
+#: Bytes before the value in PySpark's broadcast file: ``pickle.dump(bytearray, f, 5)`` writes
+#: PROTO 5 (2 bytes), BYTEARRAY8 and an 8-byte length, then the bytes themselves.
+_BROADCAST_FILE_HEAD = 11
 
 #: Shared arguments pickled at least this large travel as one broadcast (PySpark's own
 #: threshold for broadcasting a task closure, ``spark.broadcast.UDFCompressionThreshold``).
@@ -61,15 +73,35 @@ class _CallWithShared:
         self.key = uuid.uuid4().hex
 
     def __call__(self, *rest: Any) -> Any:
-        from pyspark import cloudpickle
-
         shared = _unpacked.get(self.key)
         if shared is None:
-            shared = cloudpickle.loads(self.broadcast.value)
+            shared = _load(self.broadcast)
             _unpacked.clear()  # only the current run's object stays alive in a reused worker
             _unpacked[self.key] = shared
         return self.function(shared, *rest)
 
+
+def _load(broadcast: Any) -> Any:
+    """The shared object, mapped from the executor's broadcast file when PySpark names one."""
+    global last_load
+    # PySpark's executor-side Broadcast keeps the file the JVM wrote in ``_path`` and reads it
+    # only when ``value`` is first asked for; tests/test_spark.py checks this stays so.
+    path = getattr(broadcast, "_path", None)
+    if isinstance(path, str) and "_value" not in vars(broadcast):
+        try:
+            shared = load_file(path)
+        except (OSError, BundleError) as exc:
+            _log.debug("spark backend: mapping the broadcast file %s failed: %s", path, exc)
+        else:
+            last_load = "mapped"
+            return shared
+    last_load = "copied"
+    return load_buffer(broadcast.value)
+
+
+#: How this Python worker process last got a run's shared object ("mapped" from the broadcast
+#: file, or "copied" from the broadcast's value); tests read it through an objective.
+last_load = ""
 
 #: Per Python worker process: shipment key -> unpickled shared object.
 _unpacked: dict[str, Any] = {}
@@ -89,12 +121,12 @@ def ship_shared(
     shared = shared_first_argument(args)
     if shared is None:
         return Shipment(function, args)
-    from pyspark import cloudpickle
-
-    payload = cloudpickle.dumps(shared)
-    if len(payload) < min_bytes:
+    bundle = pack(shared, base=_BROADCAST_FILE_HEAD)
+    if bundle.nbytes < min_bytes:
         return Shipment(function, args)
-    nbytes = len(payload)
+    nbytes = bundle.nbytes
+    payload = bundle.to_bytearray()
+    del bundle
     broadcast = sc.broadcast(payload)
     del payload  # the broadcast's file holds it now
     _log.info(

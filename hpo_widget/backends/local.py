@@ -13,12 +13,16 @@ from typing import Any, ClassVar
 import joblib
 
 from ._base import Backend, WorkerProcessExited, call_once_at_exit
+from ._shared_bundle import ship_as_file
 
 #: Seconds between a loky worker's looks at its driver (see _die_with_driver).
 _DRIVER_CHECK = 0.5
 #: How loky's TerminatedWorkerError lists exit codes: ``{EXIT(3), SIGKILL(-9)}``.
 _EXIT_CODES = re.compile(r"exit codes of the workers are \{(?P<codes>[^}]*)\}")
 _EXIT_CODE = re.compile(r"\((?P<code>-?\d+)\)")
+#: A run's shared worker task pickled at least this large goes to the worker processes as one
+#: memory-mapped file instead of inside every call (joblib's own memmapping threshold).
+SHARED_FILE_MIN_BYTES = 1 << 20
 
 
 class ThreadingBackend(Backend):
@@ -97,6 +101,11 @@ class LokyBackend(Backend):
     objective inside the kernel, where a crashing objective takes the kernel with it.  Functions
     and arguments travel with cloudpickle, as with joblib, so objectives defined in a notebook
     work.  Worker processes exit within about a second when the driver process dies.
+
+    A large objective (one that captures its training data) is written once to a file that
+    every worker process maps copy-on-write (:mod:`._shared_bundle`), as joblib's memmapping
+    does for large array arguments: the driver does not pickle it once per worker, and the
+    workers share its pages instead of each holding a copy.
     """
 
     name: ClassVar[str] = "loky"
@@ -114,6 +123,7 @@ class LokyBackend(Backend):
 
         if not args:
             return []
+        function, args, shared_file = ship_as_file(function, args, SHARED_FILE_MIN_BYTES)
         executor = ProcessPoolExecutor(
             max_workers=len(args), initializer=_die_with_driver, initargs=(os.getpid(),)
         )
@@ -140,6 +150,9 @@ class LokyBackend(Backend):
             with self._lock:
                 self._executors.pop(executor, None)
             executor.shutdown(wait=False, kill_workers=True)
+            if shared_file is not None:
+                # The worker processes that mapped it keep its pages until they exit.
+                os.unlink(shared_file)
 
     def cancel(self) -> None:
         # Kill this backend's worker processes (and their children): their running trials die
