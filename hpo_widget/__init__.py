@@ -19,6 +19,7 @@ from typing import Any
 from . import _pickling  # noqa: F401  (objectives using optuna.integration pickle by value)
 from ._version import __version__
 from .events import RunStatus, StatusChanged, TrialFinished, WorkerSeen
+from .objectives import with_data
 from .presets import SklearnPreset
 from .runner import Progress, RunError, StudyRunner
 from .space import SearchSpace, SearchSpaceError
@@ -37,6 +38,7 @@ __all__ = [
     "WorkerSeen",
     "__version__",
     "load_ipython_extension",
+    "with_data",
 ]
 
 

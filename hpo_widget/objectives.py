@@ -23,7 +23,14 @@ import optuna
 
 from .space import SearchSpace
 
-__all__ = ["ParamsObjective", "TrialObjective", "as_trial_objective", "load_callable"]
+__all__ = [
+    "ParamsObjective",
+    "TrialObjective",
+    "WithData",
+    "as_trial_objective",
+    "load_callable",
+    "with_data",
+]
 
 TrialObjective = Callable[[optuna.Trial], float | Sequence[float]]
 
@@ -47,8 +54,41 @@ class ParamsObjective:
         return f"ParamsObjective({name}, {len(self.space)} params)"
 
 
+class WithData:
+    """``objective(trial_or_params, **data)``: see :func:`with_data`."""
+
+    def __init__(self, objective: Callable[..., Any], data: dict[str, Any]) -> None:
+        self.objective = objective
+        self.data = data
+
+    def __call__(self, trial_or_params: Any) -> Any:
+        return self.objective(trial_or_params, **self.data)
+
+    def __repr__(self) -> str:
+        name = getattr(self.objective, "__qualname__", repr(self.objective))
+        return f"with_data({name}, {', '.join(self.data)})"
+
+
+def with_data(objective: Callable[..., Any], **data: Any) -> WithData:
+    """Give ``objective`` its data as keyword arguments that travel with the run's task.
+
+    Data an objective *captures* (a closure, an attribute, a notebook global) needs nothing:
+    the run ships it to each executor once and workers map it (see the README).  What the
+    automatic path cannot see is data an objective reaches by reference, such as a global of an
+    importable module (``mymodule.X``): workers import the module again, so each one rebuilds or
+    reloads it.  ``with_data(train, X=X, y=y)`` calls ``train(trial, X=X, y=y)`` (or
+    ``train(params, X=X, y=y)`` with a search space), and ``X`` and ``y`` go out once with the
+    run, as Ray Tune's ``tune.with_parameters`` does.
+    """
+    if not callable(objective):
+        raise TypeError(f"with_data: objective must be callable, got {type(objective).__name__}")
+    return WithData(objective, data)
+
+
 def _wants_trial(function: Callable[..., Any]) -> bool:
     """Decide whether ``function`` expects an Optuna trial (rather than a params dict)."""
+    if isinstance(function, WithData):
+        function = function.objective
     try:
         sig = inspect.signature(function)
     except (TypeError, ValueError):

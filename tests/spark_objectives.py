@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import optuna
 
@@ -110,23 +111,34 @@ class LooksUpCapturedArray:
         return float(self.data[i])
 
 
+def note_how_it_arrived(trial: optuna.Trial, data: Any) -> None:
+    """Note how ``data`` reached the worker: mapped from a file (and writable), or a copy."""
+    import mmap
+
+    import numpy as np
+
+    root: object = data
+    while isinstance(root, (np.ndarray, memoryview)):
+        nxt = root.base if isinstance(root, np.ndarray) else root.obj
+        if nxt is None:
+            break
+        root = nxt
+    trial.set_user_attr("mapped", isinstance(root, mmap.mmap))
+    trial.set_user_attr("writeable", bool(data.flags.writeable))
+
+
 class ReportsHowItsArrayArrived(LooksUpCapturedArray):
-    """Notes how its array reached the worker: mapped from a file (and writable), or a copy."""
+    """A captured array that notes how it arrived (:func:`note_how_it_arrived`)."""
 
     def __call__(self, trial: optuna.Trial) -> float:
-        import mmap
-
-        import numpy as np
-
-        root: object = self.data
-        while isinstance(root, (np.ndarray, memoryview)):
-            nxt = root.base if isinstance(root, np.ndarray) else root.obj
-            if nxt is None:
-                break
-            root = nxt
-        trial.set_user_attr("mapped", isinstance(root, mmap.mmap))
-        trial.set_user_attr("writeable", bool(self.data.flags.writeable))
+        note_how_it_arrived(trial, self.data)
         return super().__call__(trial)
+
+
+def looks_up_given_array(trial: optuna.Trial, data: Any) -> float:
+    """An objective whose array comes only as a ``with_data`` keyword."""
+    note_how_it_arrived(trial, data)
+    return float(data[trial.suggest_int("i", 0, len(data) - 1)])
 
 
 def records_scattered_task(trial: optuna.Trial) -> float:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from pyspark.core.broadcast import Broadcast
 
-from hpo_widget import StudyRunner
+from hpo_widget import SearchSpace, StudyRunner, with_data
 from hpo_widget.backends import _shared_bundle as sb
 from hpo_widget.backends import _spark_broadcast
 from tests import spark_objectives as so
@@ -127,3 +127,31 @@ def test_a_small_loky_task_travels_inside_its_calls(tmp_path: Path) -> None:
 
     function, args, path = sb.ship_as_file(objective, [(objective, 0), (objective, 1)], 1 << 20)
     assert (function, args, path) == (objective, [(objective, 0), (objective, 1)], None)
+
+
+def test_data_given_with_with_data_is_mapped_like_captured_data(tmp_path: Path) -> None:
+    data = np.arange(1_000_000, dtype=np.float64) * 0.5
+    runner = StudyRunner(
+        with_data(so.looks_up_given_array, data=data),
+        storage=str(tmp_path / "s.journal"),
+        backend="loky",
+        n_workers=2,
+        seed=0,
+    )
+    try:
+        study = runner.start(n_trials=4).wait(timeout=120)
+    finally:
+        runner.close()
+    assert all(t.value == t.params["i"] * 0.5 for t in study.trials)
+    assert {t.user_attrs["mapped"] for t in study.trials} == {True}
+
+
+def test_with_data_keeps_a_params_objective_a_params_objective() -> None:
+    space = SearchSpace.from_dict({"x": {"type": "float", "low": 0, "high": 1}})
+    runner = StudyRunner(
+        with_data(lambda params, offset: params["x"] + offset, offset=10.0), space=space, seed=0
+    )
+    study = runner.start(n_trials=3).wait(timeout=60)
+    assert all(t.value == t.params["x"] + 10.0 for t in study.trials)
+    with pytest.raises(TypeError, match="with_data: objective must be callable"):
+        with_data(42)  # type: ignore[arg-type]
