@@ -30,6 +30,7 @@ __all__ = [
     "TrialsStudy",
     "add_storage_servicer",
     "callback_scope",
+    "create_trial",
     "pareto_front",
     "sampler_constraints",
     "storage_of",
@@ -55,6 +56,29 @@ def study_id(study: optuna.Study) -> int:
 def trial_id(trial: FrozenTrial | optuna.Trial) -> int:
     """The storage's id of a trial (``_trial_id``; ``number`` is per study, the id per storage)."""
     return int(trial._trial_id)
+
+
+def create_trial(storage: BaseStorage, study_id: int, template_trial: FrozenTrial) -> int:
+    """``storage.create_new_trial``, and on Optuna's cached RDB storage a new trial that the
+    next read of the study fetches again.
+
+    ``_CachedStorage.create_new_trial`` commits the trial, then caches the copy the commit
+    returned, outside its lock and without marking it unfinished.  When a worker in another
+    process claims and finishes the trial in between and a read in this process (the driver's
+    poll, in another thread) caches the finished trial, that stale WAITING copy replaces it;
+    and since its id is below the newest finished trial's, no later read looks at it again:
+    this process sees it WAITING for good (a run one trial short of its budget, forever, while
+    its workers, who see it finished, leave).  Marked unfinished, it is read again.
+    """
+    from optuna.storages._cached_storage import _CachedStorage
+
+    tid = storage.create_new_trial(study_id, template_trial=template_trial)
+    if isinstance(storage, _CachedStorage):
+        with storage._lock:
+            info = storage._studies.get(study_id)
+            if info is not None:
+                info.unfinished_trial_ids.add(tid)
+    return tid
 
 
 def trial_for(study: optuna.Study, claimed_trial_id: int) -> optuna.Trial:

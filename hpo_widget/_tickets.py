@@ -244,9 +244,10 @@ class Tickets:
             system_attrs[_attrs.RETRY_OF] = retry_of
         template = optuna.trial.create_trial(state=TrialState.WAITING, system_attrs=system_attrs)
         with self.lock:
-            # Study.add_trial's own call, keeping the id for the tally.
-            tid = compat.storage_of(self.study).create_new_trial(
-                compat.study_id(self.study), template_trial=template
+            # Study.add_trial's own call, keeping the id for the tally (and, on RDB, a cache
+            # that cannot keep a ticket WAITING after a worker finished it: create_trial).
+            tid = compat.create_trial(
+                compat.storage_of(self.study), compat.study_id(self.study), template
             )
             if self.sample is not None:
                 self.sample(tid)  # a retry's fixed_params become its params as they are

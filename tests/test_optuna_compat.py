@@ -100,6 +100,19 @@ def test_pareto_front_and_trials_study_match_optuna() -> None:
     assert set(importances) == {"x", "y"}
 
 
+def test_create_trial_leaves_a_new_rdb_trial_to_be_read_again(tmp_path: Path) -> None:
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'c.db'}")
+    storage = compat.storage_of(study)
+    template = optuna.trial.create_trial(state=TrialState.WAITING)
+    tid = compat.create_trial(storage, compat.study_id(study), template)
+    assert storage.get_trial(tid).state == TrialState.WAITING
+    info = storage._studies[compat.study_id(study)]  # type: ignore[attr-defined]
+    assert tid in info.unfinished_trial_ids
+    memory = optuna.create_study()
+    tid = compat.create_trial(compat.storage_of(memory), compat.study_id(memory), template)
+    assert memory.trials[0].state == TrialState.WAITING
+
+
 def test_sampler_constraints_is_what_the_sampler_was_built_with() -> None:
     def constraints(trial: optuna.trial.FrozenTrial) -> list[float]:
         return [0.0]

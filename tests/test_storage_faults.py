@@ -25,6 +25,9 @@ import pytest
 from optuna.trial import TrialState
 
 from hpo_widget import StudyRunner
+from hpo_widget import _optuna_compat as compat
+from hpo_widget._tickets import Tickets, budget
+from hpo_widget._worker import claim_ticket
 from hpo_widget.cli import main
 from hpo_widget.config import RunConfig
 from hpo_widget.spec import RunSpec
@@ -90,6 +93,42 @@ def test_no_trial_is_evaluated_twice_by_two_worker_processes(
     assert sum(evaluated.values()) == n
     workers = {t.system_attrs["hpo_widget:worker"] for t in trials}
     assert len(workers) == 2, "both worker processes should have claimed trials"
+
+
+def test_a_ticket_finished_before_the_driver_cached_it_is_not_seen_waiting_for_good(
+    tmp_path: Path,
+) -> None:
+    """The SQLite run above hung (2 CI runs in ~15, 3 loaded local runs in 30): the driver's
+    view kept one finished ticket WAITING, so the run stayed one trial short of its budget
+    while its workers, who saw it finished, left at every relaunch.
+
+    Optuna's cached RDB storage commits a new trial, then caches the copy the commit returned.
+    Here, in between (the refiller thread preempted on a loaded machine), a worker with its own
+    connection claims and finishes the ticket and the driver's poll (another thread) reads it
+    finished; the stale copy must not stay in the driver's view."""
+    ref = resolve_storage(f"sqlite:///{tmp_path / 'stale.db'}")
+    driver = optuna.create_study(storage=open_storage(ref), study_name="stale")
+    worker = optuna.load_study(study_name="stale", storage=open_storage(ref))
+    backend = compat.storage_of(driver)._backend  # type: ignore[attr-defined]
+    create = backend._create_new_trial
+
+    def committed_then_overtaken(study_id: int, template_trial: object = None) -> object:
+        created = create(study_id, template_trial)
+        claimed = claim_ticket(worker)
+        assert claimed is not None
+        worker.tell(claimed, 1.0)
+        assert driver.get_trials()[0].state == TrialState.COMPLETE  # the poll reads it
+        return created
+
+    backend._create_new_trial = committed_then_overtaken
+    tickets = Tickets(driver, retries=0)
+    try:
+        tickets.add()
+    finally:
+        del backend._create_new_trial
+    assert [t.state for t in driver.get_trials()] == [TrialState.COMPLETE]
+    assert budget(driver.get_trials(deepcopy=False)) == (1, 0)
+    assert tickets.top_up(1, Tickets.initial_pool(2)) == 0
 
 
 # -- 2: a torn journal tail is cut (and kept), the study stays readable and resumes -----------
