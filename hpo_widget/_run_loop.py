@@ -482,6 +482,11 @@ class Run:
                     trials, view = self.poll()
                     if errors:
                         self.reaper.reap_unnamed(trials, target)
+                    if target is not None and view.budget[0] >= target:
+                        # The last trials finished since the workers ended: the next poll
+                        # ends the run, and a launch now would only start idle workers.
+                        self.stop_event.wait(config.poll_interval)
+                        continue
                     if target is not None and not in_flight:
                         self.tickets.top_up(target, self.pool)
                     launched_at, relaunch_at = counted, 0.0
