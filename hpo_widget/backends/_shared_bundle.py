@@ -4,8 +4,8 @@ A run's worker task (the objective and what it captures: training arrays, DataFr
 dataset) is the same for every worker.  Pickled the usual way, each worker process reads the
 whole pickle and builds its own copy of every array: eight workers on a host hold eight copies
 and spend the first trial's seconds building them.  Here the task is pickled once with pickle
-protocol 5 and its large buffers (numpy arrays, and the pandas blocks built on them) kept *out of
-band*, the way joblib's memmapping and Dask's serializers do it.  The bundle lays the buffers out
+protocol 5 and its large buffers (NumPy arrays, and objects that pickle through them) kept *out
+of band*, the way joblib's memmapping and Dask's serializers do it.  The bundle lays the buffers out
 64-byte aligned after the small pickle stream.  A worker memory-maps the file copy-on-write and
 unpickles the stream over views of the mapping: the arrays cost no read and no copy, pages are
 shared through the page cache by every process on the host, and a worker that writes to its
@@ -107,10 +107,12 @@ class Bundle:
     def to_bytearray(self) -> bytearray:
         """The whole bundle in memory (what a Spark broadcast is built from)."""
         data = bytearray(self.nbytes)
+        view = memoryview(data)  # slice-assigning a bytearray itself makes a temporary copy
         head = MAGIC + _LEN.pack(len(self.header)) + self.header
-        data[: len(head)] = head
+        view[: len(head)] = head
         for offset, piece in self.pieces:
-            data[offset : offset + piece.nbytes] = piece
+            view[offset : offset + piece.nbytes] = piece
+        view.release()
         return data
 
 
