@@ -174,6 +174,28 @@ def test_a_large_captured_object_travels_once_as_a_broadcast(spark: Any, tmp_pat
     assert len({worker_pid(t) for t in study.trials} - {os.getpid()}) >= 1
 
 
+def test_the_broadcast_file_is_what_pyspark_writes_for_the_bundles_bytearray(spark: Any) -> None:
+    """The bundle is written straight into the broadcast's file (no bytearray on the driver),
+    byte for byte as PySpark's own pickle of that bytearray, so its ``value`` still reads it."""
+    import pickle
+
+    import numpy as np
+
+    from hpo_widget.backends import _shared_bundle, _spark_broadcast
+
+    data = np.arange(300_000, dtype=np.float64)
+    bundle = _shared_bundle.pack(data, base=_spark_broadcast._BROADCAST_FILE_HEAD)
+    broadcast = _spark_broadcast._broadcast_bundle(spark.sparkContext, bundle)
+    try:
+        with open(broadcast._path, "rb") as f:
+            written = f.read()
+        assert written == pickle.dumps(bundle.to_bytearray(), 5)
+        assert np.array_equal(_shared_bundle.load_buffer(broadcast.value), data)
+        assert np.array_equal(_shared_bundle.load_file(broadcast._path), data)
+    finally:
+        broadcast.destroy()
+
+
 def test_a_local_session_listens_on_loopback_only(spark: Any) -> None:
     """Every port the driver JVM opened (RPC, block manager, web UI) is on 127.0.0.1."""
     import psutil

@@ -20,14 +20,16 @@ kilobyte closure does not need.
 
 from __future__ import annotations
 
+import functools
 import logging
+import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ._base import shared_first_argument
-from ._shared_bundle import BundleError, load_buffer, load_file, pack
+from ._shared_bundle import Bundle, BundleError, load_buffer, load_file, pack
 
 __all__ = ["BROADCAST_MIN_BYTES", "Shipment", "ship_shared"]
 
@@ -36,6 +38,8 @@ _log = logging.getLogger("hpo_widget.backends.spark")
 #: Bytes before the value in PySpark's broadcast file: ``pickle.dump(bytearray, f, 5)`` writes
 #: PROTO 5 (2 bytes), BYTEARRAY8 and an 8-byte length, then the bytes themselves.
 _BROADCAST_FILE_HEAD = 11
+_BYTEARRAY8 = b"\x80\x05\x96"
+_LEN8 = struct.Struct("<Q")
 
 #: Shared arguments pickled at least this large travel as one broadcast (PySpark's own
 #: threshold for broadcasting a task closure, ``spark.broadcast.UDFCompressionThreshold``).
@@ -107,6 +111,39 @@ last_load = ""
 _unpacked: dict[str, Any] = {}
 
 
+def _broadcast_bundle(sc: Any, bundle: Bundle) -> Any:
+    """``sc.broadcast(bundle.to_bytearray())``, written straight to the broadcast's file.
+
+    PySpark pickles a broadcast's value into its file; building the bytearray first would hold
+    a second copy of the data on the driver and take a copy's time before the first trial.  The
+    file is byte for byte what ``pickle.dump(bytearray, f, 5)`` writes, so PySpark's own
+    ``value`` still reads it.  ``SparkContext.broadcast`` is ``Broadcast(sc, value,
+    sc._pickled_broadcast_vars)``; without that attribute (another PySpark) the plain call is
+    made.
+    """
+    registry = getattr(sc, "_pickled_broadcast_vars", None)
+    if registry is None:
+        return sc.broadcast(bundle.to_bytearray())
+    return _bundle_broadcast_class()(sc, bundle, registry)
+
+
+@functools.cache
+def _bundle_broadcast_class() -> type:
+    from pyspark.core.broadcast import Broadcast
+
+    class BundleBroadcast(Broadcast):
+        """A driver-side broadcast whose value is a :class:`Bundle`, pickled as a bytearray.
+        Executors get a plain ``Broadcast`` (its pickle names only the broadcast's id)."""
+
+        def dump(self, value: Bundle, f: Any) -> None:
+            f.write(_BYTEARRAY8 + _LEN8.pack(value.nbytes))
+            value.write(f)
+            f.write(b"\x94.")  # MEMOIZE, STOP: what pickle writes after the bytes
+            f.close()
+
+    return BundleBroadcast
+
+
 def ship_shared(
     sc: Any,
     function: Callable[..., Any],
@@ -125,10 +162,8 @@ def ship_shared(
     if bundle.nbytes < min_bytes:
         return Shipment(function, args)
     nbytes = bundle.nbytes
-    payload = bundle.to_bytearray()
-    del bundle
-    broadcast = sc.broadcast(payload)
-    del payload  # the broadcast's file holds it now
+    broadcast = _broadcast_bundle(sc, bundle)
+    del bundle  # the broadcast's file holds it now
     _log.info(
         "spark backend: the objective and its data (%.1f MiB pickled) go to the executors "
         "once, as a broadcast shared by %d workers",
