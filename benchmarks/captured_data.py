@@ -10,7 +10,14 @@ the seconds from ``start()`` to the first finished trial, for an objective captu
   once and sent as one Spark broadcast (hpo_widget/backends/_spark_broadcast.py);
 * **per task** — the previous design, kept reachable by raising the broadcast threshold: every
   worker's Spark job carries its own pickled copy;
-* **Optuna threads** — ``study.optimize(n_jobs=N)`` in process, the no-copy floor.
+* **Optuna threads** — ``study.optimize(n_jobs=N)`` in process, the no-copy floor;
+* **loky mapped / loky per task** — the loky backend, which writes a large task to one file
+  that its worker processes map (hpo_widget/backends/_shared_bundle.py), and the same backend
+  with that turned off (every worker process receives and unpickles its own copy).
+
+Since the shared bundle, Spark's Python workers map the broadcast file instead of unpickling
+a copy each; "broadcast" measures that, and the results file of 2026-12-03 holds the numbers from
+before (broadcast, each Python worker unpickling its copy).
 
 The issue's targets: peak RSS at 8 workers <= 1.25x that at 2, and the first trial within 1 s
 of the 0 MB case.  It prints a markdown table and writes it to ``benchmarks/results/``.
@@ -29,8 +36,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
+DESIGNS = ("broadcast", "per-task", "loky-mapped", "loky-per-task", "optuna-threads")
 
 
 def _case(design: str, mb: int, workers: int, trials: int) -> dict[str, float]:
@@ -59,19 +68,26 @@ def _case(design: str, mb: int, workers: int, trials: int) -> dict[str, float]:
         return {"python_mib": peak, "jvm_mib": 0.0, "first_s": first[0]}
 
     from hpo_widget import StudyRunner
-    from hpo_widget.backends import _spark_broadcast
+    from hpo_widget.backends import _spark_broadcast, local
     from hpo_widget.backends.spark import SparkBackend
 
     if design == "per-task":
         _spark_broadcast.BROADCAST_MIN_BYTES = 1 << 62
-    backend = SparkBackend(master=f"local[{workers}]")
-    spark = backend.session()  # the session is up before the clock starts, as in a notebook
-    jvm = psutil.Process(spark.sparkContext._gateway.proc.pid)
+    if design == "loky-per-task":
+        local.SHARED_FILE_MIN_BYTES = 1 << 62
+    backend: Any
+    if design.startswith("loky"):
+        backend = local.LokyBackend()
+        jvm = None
+    else:
+        backend = SparkBackend(master=f"local[{workers}]")
+        spark = backend.session()  # the session is up before the clock starts, as in a notebook
+        jvm = psutil.Process(spark.sparkContext._gateway.proc.pid)
     jvm_peak = [0.0]
     done = threading.Event()
 
     def sample() -> None:
-        while not done.is_set():
+        while jvm is not None and not done.is_set():
             try:
                 jvm_peak[0] = max(jvm_peak[0], jvm.memory_info().rss / 2**20)
             except psutil.Error:
@@ -127,7 +143,7 @@ def main() -> None:
 
     rows = []
     results: dict[tuple[str, int, int], dict[str, float]] = {}
-    for design in ("broadcast", "per-task", "optuna-threads"):
+    for design in DESIGNS:
         for mb in (0, args.mb):
             for workers in (2, 8):
                 r = _run_case(design, mb, workers, args.trials)
@@ -148,7 +164,7 @@ def main() -> None:
         "| design | RSS at 8 / at 2 workers (Python + JVM) | first trial: big - 0 MB, 8 workers |",
         "|---|---|---|",
     ]
-    for design in ("broadcast", "per-task", "optuna-threads"):
+    for design in DESIGNS:
         big2, big8 = results[(design, args.mb, 2)], results[(design, args.mb, 8)]
         zero8 = results[(design, 0, 8)]
         total = lambda r: r["python_mib"] + r["jvm_mib"]  # noqa: E731

@@ -11,6 +11,8 @@ over a known :class:`~hpo_widget.SearchSpace` (the driver samples the tickets; s
 2. **Rate against Optuna**: trials/s of ``study.optimize(n_jobs=2)`` in memory (the in-process
    ceiling) and of hpo_widget on Spark through the proxy and through a journal file, same
    objective and sampler, 300 trials.
+   hyperopt's ``SparkTrials(parallelism=2)`` on the same session and objective is the peer
+   (``--hyperopt-trials``, fewer: it runs about one trial per second);
 3. **Flat in the number of trials**: per-trial rate in windows of 200 finished trials (first,
    around 1,000, last) over ``--trials`` trials with the random sampler, and last / first.
 
@@ -92,6 +94,25 @@ def run_optuna(n: int, sampler: str) -> tuple[float, optuna.Study]:
     return time.perf_counter() - t0, study
 
 
+def run_hyperopt(n: int, sampler: str) -> float:
+    """Seconds for ``n`` trials of hyperopt's SparkTrials on the benchmark's Spark session."""
+    from hyperopt import SparkTrials, fmin, hp, rand, tpe
+    from pyspark.sql import SparkSession
+
+    spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    trials = SparkTrials(parallelism=2, spark_session=spark)
+    t0 = time.perf_counter()
+    fmin(
+        lambda x: x,
+        hp.uniform("x", 0, 1),
+        algo={"random": rand.suggest, "tpe": tpe.suggest}[sampler],
+        max_evals=n,
+        trials=trials,
+        show_progressbar=False,
+    )
+    return time.perf_counter() - t0
+
+
 def windows(study: optuna.Study) -> dict[str, float]:
     """Trials/s over the first, a middle (around trial 1,000) and the last 200 finished."""
     done = sorted(
@@ -115,6 +136,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10_000, help="trials of the flatness run")
     parser.add_argument("--rate-trials", type=int, default=300, help="trials of the rate table")
+    parser.add_argument(
+        "--hyperopt-trials", type=int, default=40, help="trials of hyperopt's rate (0: skip)"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="hpo-rt-"))
     print(
@@ -155,6 +179,18 @@ def main() -> None:
                 f"| {p / o:.2f} "
                 f"| {j:.0f} | {j / o:.2f} |"
             )
+
+    if args.hyperopt_trials:
+        n = args.hyperopt_trials
+        print(
+            f"\n## The peer on the same session: hyperopt SparkTrials(parallelism=2), {n} trials\n"
+        )
+        print("| sampler | Optuna n_jobs=2, memory | hyperopt SparkTrials | ratio |")
+        print("|---|---:|---:|---:|")
+        for sampler in ("random", "tpe"):
+            o = args.rate_trials / run_optuna(args.rate_trials, sampler)[0]
+            h = n / run_hyperopt(n, sampler)
+            print(f"| {sampler} | {o:.0f} | {h:.1f} | {h / o:.3f} |")
 
     print(f"\n## Per-trial rate as the study grows, {args.trials:,} trials, random sampler\n")
     print("| path | first 200 /s | around 1k /s | last 200 /s | last / first |")
