@@ -25,15 +25,19 @@ import mmap
 import os
 import pickle
 import struct
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
+
+from ._base import shared_first_argument
 
 __all__ = [
     "MAGIC",
     "Bundle",
     "BundleError",
     "MappedCall",
+    "current_shared",
     "load_buffer",
     "load_file",
     "pack",
@@ -172,16 +176,22 @@ class MappedCall:
         self.path = path
 
     def __call__(self, *rest: Any) -> Any:
-        shared = _mapped.get(self.path)
-        if shared is None:
-            shared = load_file(self.path)
-            _mapped.clear()  # only the current run's object stays alive in a reused process
-            _mapped[self.path] = shared
-        return self.function(shared, *rest)
+        return self.function(current_shared(self.path, lambda: load_file(self.path)), *rest)
 
 
-#: Per worker process: bundle path -> the object mapped from it.
-_mapped: dict[str, Any] = {}
+def current_shared(key: str, load: Callable[[], Any]) -> Any:
+    """The run's shared object in this worker process: loaded by its first call, then reused.
+    Only the current run's object stays alive in a process that a later run reuses."""
+    shared = _current.get(key)
+    if shared is None:
+        shared = load()
+        _current.clear()
+        _current[key] = shared
+    return shared
+
+
+#: Per worker process: the current run's key -> its shared object.
+_current: dict[str, Any] = {}
 
 
 def ship_as_file(
@@ -190,10 +200,6 @@ def ship_as_file(
     """Write the first argument every call shares to one bundle file when it pickles to at least
     ``min_bytes``: the calls then carry its path, and the caller deletes the file (third item)
     when they are over.  Otherwise the calls are returned unchanged, with no file."""
-    import tempfile
-
-    from ._base import shared_first_argument
-
     shared = shared_first_argument(args)
     if shared is None:
         return function, args, None

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._base import shared_first_argument
-from ._shared_bundle import Bundle, BundleError, load_buffer, load_file, pack
+from ._shared_bundle import Bundle, BundleError, current_shared, load_buffer, load_file, pack
 
 __all__ = ["BROADCAST_MIN_BYTES", "Shipment", "ship_shared"]
 
@@ -77,12 +77,7 @@ class _CallWithShared:
         self.key = uuid.uuid4().hex
 
     def __call__(self, *rest: Any) -> Any:
-        shared = _unpacked.get(self.key)
-        if shared is None:
-            shared = _load(self.broadcast)
-            _unpacked.clear()  # only the current run's object stays alive in a reused worker
-            _unpacked[self.key] = shared
-        return self.function(shared, *rest)
+        return self.function(current_shared(self.key, lambda: _load(self.broadcast)), *rest)
 
 
 def _load(broadcast: Any) -> Any:
@@ -106,9 +101,6 @@ def _load(broadcast: Any) -> Any:
 #: How this Python worker process last got a run's shared object ("mapped" from the broadcast
 #: file, or "copied" from the broadcast's value); tests read it through an objective.
 last_load = ""
-
-#: Per Python worker process: shipment key -> unpickled shared object.
-_unpacked: dict[str, Any] = {}
 
 
 def _broadcast_bundle(sc: Any, bundle: Bundle) -> Any:
