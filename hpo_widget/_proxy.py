@@ -41,7 +41,7 @@ import grpc
 import optuna
 from optuna.storages import BaseStorage, GrpcStorageProxy
 
-from ._optuna_compat import GrpcStorageProxyWithInterceptor, add_storage_servicer
+from ._optuna_compat import GrpcStorageProxyWithInterceptor, add_storage_servicer, probe_proxy
 from .storage import StorageRef
 
 __all__ = ["TOKEN_ENV", "TOKEN_METADATA", "StorageProxyServer", "connect_proxy"]
@@ -250,15 +250,16 @@ def connect_proxy(ref: StorageRef, *, ready_timeout: float = 30.0) -> GrpcStorag
             if token
             else GrpcStorageProxy(host=host, port=int(port))
         )
-    proxy.wait_server_ready(timeout=ready_timeout)  # a bare channel check: no token needed
-    try:
-        proxy.get_study_id_from_name(_PROBE_STUDY)
-    except KeyError:
-        pass  # the expected answer: the token was accepted
-    except grpc.RpcError as exc:
+    error = probe_proxy(proxy, _PROBE_STUDY, ready_timeout)
+    # NOT_FOUND is the expected answer: the server is up and accepted the token.
+    if error is not None and error.code() != grpc.StatusCode.NOT_FOUND:
         proxy.close()
-        if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
-            raise
+        if error.code() == grpc.StatusCode.DEADLINE_EXCEEDED:
+            raise ConnectionError(
+                f"no storage proxy answered at {ref.location} within {ready_timeout:g} s"
+            ) from None
+        if error.code() != grpc.StatusCode.UNAUTHENTICATED:
+            raise error
         given = "its token" if token else "a client without a token"
         raise PermissionError(
             f"the proxy at {ref.location} refused {given}; a driver started with "

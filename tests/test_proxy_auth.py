@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import subprocess
 import sys
@@ -165,3 +166,39 @@ def test_a_run_through_the_proxy_still_reaches_its_total() -> None:
     runner = StudyRunner(so.noop_objective, storage="memory", backend="loky", n_workers=2)
     assert_one_evaluation_each(runner.start(n_trials=40).wait(timeout=300), 40)
     runner.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_worker_waits_for_a_proxy_that_comes_up_after_it() -> None:
+    # A Spark task can start before the driver's proxy listens (a restarted driver pod): the
+    # first lookup waits for the channel, on the client's own channel, with its token.
+    import threading
+
+    port, token = _free_port(), "late-" + "b" * 32
+    ref = resolve_storage(f"grpc://127.0.0.1:{port}")
+    ref = dataclasses.replace(ref, secret=token)
+    opened: list[object] = []
+    client = threading.Thread(target=lambda: opened.append(connect_proxy(ref, ready_timeout=60)))
+    client.start()
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, study_name="late")
+    proxy = StorageProxyServer(storage, port=port, token=token)
+    try:
+        client.join(timeout=60)
+        assert opened, "the client gave up on a proxy that came up"
+        assert opened[0].get_study_id_from_name("late") == study._study_id  # type: ignore[attr-defined]
+    finally:
+        proxy.close()
+
+
+def test_no_proxy_answering_is_a_clear_error_after_the_ready_timeout() -> None:
+    ref = resolve_storage(f"grpc://127.0.0.1:{_free_port()}")
+    with pytest.raises(ConnectionError, match=r"no storage proxy answered at 127\.0\.0\.1:\d+"):
+        connect_proxy(ref, ready_timeout=0.5)
