@@ -246,6 +246,52 @@ def _cut_torn_tail(path: str, *, check_json: bool) -> None:
 #: while holding it (Stop kills loky workers, a lost executor) left every other writer, the
 #: driver's Stop among them, waiting the full 30 s (seen in CI: Stop took 30.8 s).
 JOURNAL_LOCK_GRACE = 5
+#: Suffix of the file this package's journal writers queue on (``flock``) before Optuna's lock.
+JOURNAL_QUEUE_SUFFIX = ".hpo-queue"
+
+
+class _WriterQueue:
+    """Writers of this package wait their turn in the kernel (``flock``), then take Optuna's lock.
+
+    Optuna's journal lock is a symlink that a waiting writer polls, sleeping 1 ms, then 2, 4, ...
+    up to 1 s between looks.  Workers and a driver that write hundreds of times a second lose
+    most of their time in those sleeps: profiled on Spark ``local[2]`` with TPE, 35% of each
+    worker's wall time was spent sleeping in ``JournalFileSymlinkLock.acquire``.  A blocking
+    ``flock`` wakes the next writer the moment the previous one is done, so among our writers
+    Optuna's lock is always free when they reach it, and Optuna's lock still excludes every
+    other writer of the file (Optuna itself, optuna-dashboard).  The kernel drops a dead
+    process's ``flock``; where the file system has no ``flock`` (some NFS mounts) writers only
+    take Optuna's lock, as before.
+    """
+
+    def __init__(self, journal_path: str) -> None:
+        self._path = journal_path + JOURNAL_QUEUE_SUFFIX
+        self._usable = True
+
+    def wait_turn(self) -> int | None:
+        """Block until this writer's turn; the descriptor to :meth:`release` (None: no queue)."""
+        if not self._usable:
+            return None
+        import fcntl
+
+        try:
+            # One descriptor per turn: a flock is per open file, so threads of one process
+            # sharing a descriptor would all hold it at once.
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            self._usable = False
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            os.close(fd)
+            self._usable = False
+            return None
+        return fd
+
+    def release(self, fd: int | None) -> None:
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor of the open file releases the flock
 
 
 class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
@@ -263,6 +309,7 @@ class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
             file_path, grace_period=JOURNAL_LOCK_GRACE
         )
         super().__init__(file_path, lock_obj=self._journal_lock)
+        self._queue = _WriterQueue(file_path)
         with open(file_path, "rb") as f:
             torn = _torn_offset(f, os.fstat(f.fileno()).st_size, check_json=True) is not None
         if torn:  # look again under the lock: the tail may be an append still being written
@@ -275,6 +322,13 @@ class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         # Optuna 5's JournalFileBackend.append_logs (same record format), plus the seal.
         data = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+        turn = self._queue.wait_turn()
+        try:
+            self._append_locked(data)
+        finally:
+            self._queue.release(turn)
+
+    def _append_locked(self, data: str) -> None:
         self._journal_lock.acquire()
         try:
             _cut_torn_tail(self._path, check_json=False)

@@ -234,6 +234,69 @@ def test_a_lock_left_by_a_killed_writer_is_taken_over_long_before_optunas_30_s(
     assert [t.state for t in study.trials] == [TrialState.COMPLETE]
 
 
+def test_writers_queue_in_the_kernel_and_still_respect_optunas_lock(tmp_path: Path) -> None:
+    """Our writers wait their turn on ``flock`` (no polling sleeps), then take Optuna's lock,
+    so a plain Optuna writer of the same file (or optuna-dashboard) is still excluded."""
+    import threading
+
+    from hpo_widget.storage import JOURNAL_QUEUE_SUFFIX
+
+    path = tmp_path / "shared.journal"
+    study = optuna.create_study(study_name="q", storage=open_storage(resolve_storage(str(path))))
+    study.optimize(_params_objective, n_trials=1)
+    assert os.path.exists(f"{path}{JOURNAL_QUEUE_SUFFIX}")
+    optunas = optuna.storages.journal.JournalFileSymlinkLock(str(path))
+    assert optunas.acquire()  # an Optuna writer in the middle of its append
+    done = threading.Event()
+
+    def write() -> None:
+        study.optimize(_params_objective, n_trials=1)
+        done.set()
+
+    threading.Thread(target=write, daemon=True).start()
+    try:
+        assert not done.wait(1.0), "our writer appended while Optuna's writer held the lock"
+    finally:
+        optunas.release()
+    assert done.wait(60), "our writer did not go on once Optuna's lock was free"
+    plain = optuna.load_study(study_name="q", storage=_journal(path))
+    assert [t.state for t in plain.trials] == [TrialState.COMPLETE] * 2
+
+
+def test_writers_from_many_processes_queue_without_losing_a_record(tmp_path: Path) -> None:
+    path = tmp_path / "many.journal"
+    optuna.create_study(study_name="m", storage=open_storage(resolve_storage(str(path))))
+    writer = textwrap.dedent(
+        f"""
+        import optuna
+        from hpo_widget.storage import open_storage, resolve_storage
+        optuna.logging.set_verbosity(optuna.logging.ERROR)
+        study = optuna.load_study(study_name="m", storage=open_storage(resolve_storage({str(path)!r})))
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=60)
+        """
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", writer]) for _ in range(3)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
+    plain = optuna.load_study(study_name="m", storage=_journal(path))
+    assert [t.state for t in plain.trials] == [TrialState.COMPLETE] * 180
+    assert sorted(t.number for t in plain.trials) == list(range(180))
+
+
+def test_without_flock_writers_fall_back_to_optunas_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    def no_flock(fd: int, operation: int) -> None:
+        raise OSError(37, "No locks available")  # ENOLCK, as some NFS mounts answer
+
+    monkeypatch.setattr(fcntl, "flock", no_flock)
+    path = tmp_path / "nfs.journal"
+    study = optuna.create_study(study_name="n", storage=open_storage(resolve_storage(str(path))))
+    study.optimize(_params_objective, n_trials=3)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE] * 3
+
+
 def test_whole_journal_is_left_alone(tmp_path: Path) -> None:
     path = tmp_path / "whole.journal"
     optuna.create_study(study_name="w", storage=_journal(path)).optimize(_params_objective, 3)
