@@ -38,7 +38,9 @@ __all__ = [
     "study_id",
     "tell",
     "trial_for",
+    "trial_from_wire",
     "trial_id",
+    "trial_to_wire",
 ]
 
 
@@ -193,6 +195,21 @@ def add_storage_servicer(server: grpc.Server, storage: BaseStorage) -> None:
     api_pb2_grpc.add_StorageServiceServicer_to_server(
         servicer.OptunaStorageProxyService(storage), server
     )
+
+
+def trial_to_wire(trial: FrozenTrial) -> bytes:
+    """``trial`` in the proxy's own wire form (Optuna's ``Trial`` message), for replies of
+    the proxy's extra methods."""
+    from optuna.storages._grpc import servicer
+
+    return bytes(servicer._to_proto_trial(trial).SerializeToString())
+
+
+def trial_from_wire(data: bytes) -> FrozenTrial:
+    from optuna.storages._grpc import servicer
+    from optuna.storages._grpc.auto_generated import api_pb2
+
+    return servicer._from_proto_trial(api_pb2.Trial.FromString(data))
 
 
 def probe_proxy(proxy: GrpcStorageProxy, study_name: str, timeout: float) -> grpc.RpcError | None:

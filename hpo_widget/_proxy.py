@@ -13,6 +13,13 @@ processes read it from ``$HPO_WIDGET_PROXY_TOKEN``.  The token is not encryption
 is plaintext, so anyone who can sniff it can replay the token): beyond loopback, keep the port
 on a network only executors reach (on Kubernetes, a NetworkPolicy; see README).
 
+**One call per claim.**  Besides Optuna's storage service the server has one method of its own,
+``hpo_widget.Tickets/Claim``: the stop check, the claim of a ticket, the worker's mark and the
+read of the claimed trial, which a worker made as four round trips before each trial
+(:func:`hpo_widget._worker.claim_for_worker`).  It replies with the trial in Optuna's own wire
+form, which the client hands to ``optuna.Trial`` instead of reading it again.  A client of a
+server without the method (an older hpo_widget) falls back to the four calls.
+
 Serving a JournalStorage (the embedded default) is sound although Optuna's docs still call it
 unsupported (optuna#6084): JournalStorage tracks who owns a trial per *thread*, and the proxy runs
 every client's calls on a few shared threads, so popping a WAITING trial could report success to
@@ -28,6 +35,7 @@ import collections
 import contextlib
 import hmac
 import ipaddress
+import json
 import logging
 import os
 import secrets
@@ -40,8 +48,17 @@ from typing import Any
 import grpc
 import optuna
 from optuna.storages import BaseStorage, GrpcStorageProxy
+from optuna.trial import FrozenTrial
 
-from ._optuna_compat import GrpcStorageProxyWithInterceptor, add_storage_servicer, probe_proxy
+from ._optuna_compat import (
+    GrpcStorageProxyWithInterceptor,
+    add_storage_servicer,
+    probe_proxy,
+    trial_from_wire,
+    trial_id,
+    trial_to_wire,
+)
+from ._worker import claim_for_worker
 from .storage import StorageRef
 
 __all__ = ["TOKEN_ENV", "TOKEN_METADATA", "StorageProxyServer", "connect_proxy"]
@@ -62,6 +79,13 @@ _DENIED = (
 _MIN_TOKEN_CHARS = 16
 #: A study name nobody uses: looking it up is the cheapest call that proves the token works.
 _PROBE_STUDY = "hpo_widget:token-check"
+#: The server's own service and its claim method (:func:`_claims_service`).
+_CLAIMS_SERVICE = "hpo_widget.Tickets"
+CLAIM_METHOD = f"/{_CLAIMS_SERVICE}/Claim"
+#: Methods after which a client may have changed a trial's state (the driver's refill cue).
+_STATE_CHANGES = frozenset({"SetTrialStateValues", "Claim"})
+#: First byte of a claim's reply: the run is over, the pool is empty, a trial follows.
+_OVER, _EMPTY, _TRIAL = b"S", b"E", b"T"
 
 
 def _is_loopback(host: str) -> bool:
@@ -121,10 +145,35 @@ class _RequireToken(grpc.ServerInterceptor):
                 self.calls[method] += 1
             handler = continuation(handler_call_details)
             hook = self.after_state_change
-            if method == "SetTrialStateValues" and hook is not None and handler is not None:
+            if method in _STATE_CHANGES and hook is not None and handler is not None:
                 return _then(handler, hook)
             return handler
         return self._deny
+
+
+def _claims_service(storage: BaseStorage) -> grpc.GenericRpcHandler:
+    """``hpo_widget.Tickets/Claim`` on ``storage``: JSON ``{"study_id", "run_id", "worker"}``
+    in, one of ``_OVER``, ``_EMPTY`` or ``_TRIAL`` + the trial's wire form out."""
+
+    def claim(request: bytes, context: grpc.ServicerContext) -> bytes:
+        try:
+            args = json.loads(request)
+            study_id, run_id, worker = int(args["study_id"]), str(args["run_id"]), args["worker"]
+        except (ValueError, KeyError, TypeError) as exc:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"claim request: {exc!r}")
+        try:
+            outcome = claim_for_worker(storage, study_id, run_id, str(worker))
+        except KeyError as exc:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
+        if outcome is False:
+            return _OVER
+        if outcome is True:
+            return _EMPTY
+        return _TRIAL + trial_to_wire(outcome)
+
+    return grpc.method_handlers_generic_handler(
+        _CLAIMS_SERVICE, {"Claim": grpc.unary_unary_rpc_method_handler(claim)}
+    )
 
 
 class StorageProxyServer:
@@ -165,6 +214,7 @@ class StorageProxyServer:
             ThreadPoolExecutor(max_workers=max_workers), interceptors=[self._auth]
         )
         add_storage_servicer(self._server, storage)
+        self._server.add_generic_rpc_handlers((_claims_service(storage),))
         self.port = self._server.add_insecure_port(f"{_bracket(host)}:{port}")
         if self.port == 0:
             raise OSError(f"storage proxy: cannot bind {host}:{port}")
@@ -230,6 +280,50 @@ class AuthenticatedStorageProxy(GrpcStorageProxyWithInterceptor):
 
     def __init__(self, *, host: str, port: int, token: str) -> None:
         super().__init__(host=host, port=port, interceptor=_SendToken(token))
+
+    def _setup(self) -> None:
+        super()._setup()
+        self._claim = self._channel.unary_unary(CLAIM_METHOD)
+        #: Trials a claim just returned, by id: the next ``get_trial`` of one is answered from
+        #: here (``optuna.Trial`` reads the trial it is built for), then forgotten.
+        self._claimed: dict[int, FrozenTrial] = {}
+        self._serves_claims = True
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        for key in ("_claim", "_claimed", "_serves_claims"):
+            state.pop(key, None)
+        return state
+
+    def claim_for_worker(
+        self, study_id: int, run_id: str, worker: str
+    ) -> FrozenTrial | bool | None:
+        """:func:`hpo_widget._worker.claim_for_worker` on the server, in one call; None when the
+        server has no such method (an older hpo_widget), and the caller makes the calls itself."""
+        if not self._serves_claims:
+            return None
+        request = json.dumps({"study_id": study_id, "run_id": run_id, "worker": worker})
+        try:
+            reply: bytes = self._claim(request.encode())
+        except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.UNIMPLEMENTED:
+                self._serves_claims = False
+                return None
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise KeyError(exc.details()) from exc
+            raise
+        kind, body = reply[:1], reply[1:]
+        if kind == _OVER:
+            return False
+        if kind == _EMPTY:
+            return True
+        trial = trial_from_wire(body)
+        self._claimed[trial_id(trial)] = trial
+        return trial
+
+    def get_trial(self, trial_id: int) -> FrozenTrial:
+        claimed = self._claimed.pop(trial_id, None)
+        return claimed if claimed is not None else super().get_trial(trial_id)
 
 
 def connect_proxy(ref: StorageRef, *, ready_timeout: float = 30.0) -> GrpcStorageProxy:

@@ -139,17 +139,29 @@ def claim_ticket(
 ) -> optuna.Trial | None:
     """Atomically take one WAITING trial (a budget ticket or a retry), or None if there is none.
 
+    See :func:`claim_ticket_id`; ``attrs``: the study's system attributes if the caller has
+    just read them (the stop check before each claim).
+    """
+    tid = claim_ticket_id(compat.storage_of(study), compat.study_id(study), run_id, attrs)
+    return None if tid is None else compat.trial_for(study, tid)
+
+
+def claim_ticket_id(
+    storage: BaseStorage,
+    study_id: int,
+    run_id: str | None = None,
+    attrs: dict[str, Any] | None = None,
+) -> int | None:
+    """Atomically set one WAITING trial RUNNING and return its id (None: there is none).
+
     WAITING -> RUNNING is a compare-and-set in every Optuna storage (on SQLite only because
     :func:`hpo_widget.storage.open_storage` makes its transactions take the write lock first).
     With ``run_id``, the tickets come from that run's board (:data:`hpo_widget._attrs.POOL`):
     one read of the study's attributes instead of every trial of the study (Optuna's gRPC
     proxy filters all trials in Python for each read), so a claim costs the same at trial
     10,000 as at trial 10.  A board of another run offers nothing; a study without a
-    board (a driver that publishes none) and RDB storages are scanned.  ``attrs``: the study's
-    system attributes if the caller has just read them (the stop check before each claim).
+    board (a driver that publishes none) and RDB storages are scanned.
     """
-    storage = compat.storage_of(study)
-    study_id = compat.study_id(study)
     if run_id is not None and isinstance(storage, BOARD_STORAGES):
         if attrs is None:
             attrs = storage.get_study_system_attrs(study_id)
@@ -163,13 +175,40 @@ def claim_ticket(
             # tickets before older ones, so it was dropped.
             for tid in (int(i) for i in board.get("ids") or ()):
                 if _take(storage, tid):
-                    return compat.trial_for(study, tid)
+                    return tid
             return None
     waiting = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.WAITING,))
     for frozen in sorted(waiting, key=_claim_order):
         if _take(storage, compat.trial_id(frozen)):
-            return compat.trial_for(study, compat.trial_id(frozen))
+            return compat.trial_id(frozen)
     return None
+
+
+def run_is_over(attrs: dict[str, Any], run_id: str) -> bool:
+    """Whether the run record among a study's system attributes ends run ``run_id``."""
+    run = run_record.RunRecord.from_attr(attrs.get(_attrs.RUN))
+    return run is None or run.id != run_id or run.stop
+
+
+def claim_for_worker(
+    storage: BaseStorage, study_id: int, run_id: str, worker: str
+) -> FrozenTrial | bool:
+    """The stop check, a claim and the worker's mark, as one step on the storage itself.
+
+    What a worker does before each trial (:class:`_StopCheck`, :func:`claim_ticket_id`, the
+    ``WORKER`` attribute, Optuna's read of the new trial), run where the storage lives: the
+    driver's storage proxy serves it as one call (:mod:`hpo_widget._proxy`), where it took
+    four round trips.  Returns the claimed trial as stored, False when the run is over (stop
+    requested, or another run owns the study), True when the pool is empty for now.
+    """
+    attrs = storage.get_study_system_attrs(study_id)
+    if run_is_over(attrs, run_id):
+        return False
+    tid = claim_ticket_id(storage, study_id, run_id, attrs)
+    if tid is None:
+        return True
+    storage.set_trial_system_attr(tid, _attrs.WORKER, worker)
+    return storage.get_trial(tid)
 
 
 class _Heartbeat:
@@ -220,8 +259,7 @@ class _StopCheck:
         if local is not None:
             return local.is_set()
         self.attrs = self._storage.get_study_system_attrs(self._study_id)
-        run = run_record.RunRecord.from_attr(self.attrs.get(_attrs.RUN))
-        return run is None or run.id != self._task.run_id or run.stop
+        return run_is_over(self.attrs, self._task.run_id)
 
 
 def _check_values(result: Any, n_objectives: int) -> tuple[list[float] | None, str | None]:
@@ -241,9 +279,14 @@ def _check_values(result: Any, n_objectives: int) -> tuple[list[float] | None, s
     return out, None
 
 
-def _run_one(study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str) -> None:
+def _run_one(
+    study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str, marked: bool = False
+) -> None:
+    """Run the objective on ``trial`` and tell the outcome (``marked``: the claim already
+    wrote this worker's id on the trial)."""
     storage = compat.storage_of(study)
-    storage.set_trial_system_attr(compat.trial_id(trial), _attrs.WORKER, me)
+    if not marked:
+        storage.set_trial_system_attr(compat.trial_id(trial), _attrs.WORKER, me)
     try:
         result = task.objective(trial)
     except optuna.TrialPruned:
@@ -292,6 +335,38 @@ def _next_trial(
     return trial
 
 
+#: What a storage that claims in one step offers (the driver's proxy, :mod:`._proxy`).
+_ClaimCall = Callable[[int, str, str], "FrozenTrial | bool | None"]
+
+
+class _Claims:
+    """Where the next trial comes from: one call to the storage when it can claim for the
+    worker (:func:`claim_for_worker` on the driver's proxy), else the stop check and the claim
+    made here, call by call.  ``next()`` returns ``(over, trial, marked)``."""
+
+    def __init__(self, task: WorkerTask, study: optuna.Study) -> None:
+        self._task, self._study = task, study
+        storage = compat.storage_of(study)
+        self._stop = _StopCheck(task, storage, compat.study_id(study))
+        remote: _ClaimCall | None = getattr(storage, "claim_for_worker", None)
+        # Threads of the driver's process share its storage and its refills: they claim here.
+        local = task.run_id in _LOCAL_STOPS
+        self._remote = remote if task.use_tickets and not local else None
+
+    def next(self, me: str) -> tuple[bool, optuna.Trial | None, bool]:
+        if self._remote is not None:
+            outcome = self._remote(compat.study_id(self._study), self._task.run_id, me)
+            if outcome is None:  # the server cannot: claim call by call from now on
+                self._remote = None
+            elif isinstance(outcome, bool):
+                return not outcome, None, False
+            else:
+                return False, compat.trial_for(self._study, compat.trial_id(outcome)), True
+        if self._stop():
+            return True, None, False
+        return False, _next_trial(self._study, self._task, self._stop.attrs), False
+
+
 def _worker_sampler(task: WorkerTask, slot: int) -> optuna.samplers.BaseSampler:
     """The run's sampler, or for tickets the driver sampled one that is never asked (every
     parameter is on the trial already) and reads nothing when a trial is built."""
@@ -320,15 +395,15 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             # The driver publishes the interval its grace needs; beat at least that often.
             interval = min(interval, float(published))
         heartbeat = _Heartbeat(storage, interval)
-        stop_requested = _StopCheck(task, storage, compat.study_id(study))
+        claims = _Claims(task, study)
         starved_until = time.monotonic() + _STARVED_LIMIT
         idle_wait = _REFILL_WAIT
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
-            if stop_requested():
+            over, trial, marked = claims.next(me)
+            if over:
                 break
-            trial = _next_trial(study, task, stop_requested.attrs)
             if trial is None:
                 # Wait while the run may still need this worker (a refill of the pool or a
                 # retry of a lost trial); past the limit the driver is gone.
@@ -341,7 +416,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             idle_wait = _REFILL_WAIT
             heartbeat.track(compat.trial_id(trial))
             try:
-                _run_one(study, trial, task, me)
+                _run_one(study, trial, task, me, marked)
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # the driver already failed this trial (stop or lost); drop our result
             finally:

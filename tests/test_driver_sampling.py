@@ -145,8 +145,11 @@ def test_workers_elsewhere_neither_sample_nor_write_parameters() -> None:
         _active_params_only(t)
         assert t.value == score(t.params)
     assert calls.get("SetTrialParameter", 0) == 0
-    # Each trial is read once, when the worker builds it: the tell writes without reading back.
-    assert calls["GetTrial"] == 24
+    # The claim returns the trial (the worker reads it no more) and the tell writes without
+    # reading back: per trial, one Claim that got it and one write of the result.
+    assert calls.get("GetTrial", 0) == 0
+    assert calls["Claim"] >= 24 and calls["SetTrialStateValues"] == 24
+    assert calls.get("SetTrialSystemAttribute", 0) <= 4  # heartbeats at most, no worker marks
     # TPE reads every trial for each sample when workers sample; here only set-up reads them.
     assert calls.get("GetTrials", 0) <= 4
 

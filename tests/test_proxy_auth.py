@@ -15,13 +15,17 @@ import optuna
 import pytest
 
 from hpo_widget import StudyRunner, _attrs
+from hpo_widget._optuna_compat import add_storage_servicer
 from hpo_widget._proxy import (
+    CLAIM_METHOD,
     TOKEN_ENV,
     AuthenticatedStorageProxy,
     StorageProxyServer,
+    _RequireToken,
     connect_proxy,
 )
-from hpo_widget.storage import open_storage, resolve_storage
+from hpo_widget._worker import WorkerTask, run_worker
+from hpo_widget.storage import StorageRef, open_storage, resolve_storage
 from tests import spark_objectives as so
 from tests._spark_fixtures import assert_one_evaluation_each
 
@@ -70,6 +74,8 @@ def test_calls_without_the_token_are_unauthenticated(served: tuple, token: str |
         lambda: client.get_all_studies(),  # read every study
         lambda: client.set_study_system_attr(study_id, _attrs.RUN, {"id": "r1", "stop": True}),
         lambda: client.create_new_trial(study_id),  # plant a trial
+        # claim a ticket through the server's own method
+        lambda: client._channel.unary_unary(CLAIM_METHOD)(b'{"study_id": 0}'),
     ]
     for attack in attacks:
         with pytest.raises(grpc.RpcError) as info:
@@ -202,3 +208,75 @@ def test_no_proxy_answering_is_a_clear_error_after_the_ready_timeout() -> None:
     ref = resolve_storage(f"grpc://127.0.0.1:{_free_port()}")
     with pytest.raises(ConnectionError, match=r"no storage proxy answered at 127\.0\.0\.1:\d+"):
         connect_proxy(ref, ready_timeout=0.5)
+
+
+def _tickets(storage: optuna.storages.BaseStorage, study_id: int, n: int) -> list[int]:
+    waiting = optuna.trial.create_trial(state=optuna.trial.TrialState.WAITING)
+    return [storage.create_new_trial(study_id, template_trial=waiting) for _ in range(n)]
+
+
+def test_a_claim_is_one_call_that_checks_the_run_claims_and_marks(served: tuple) -> None:
+    proxy, storage, study_id = served
+    (tid,) = _tickets(storage, study_id, 1)
+    client = open_storage(proxy.ref)
+    before = proxy.calls
+    trial = client.claim_for_worker(study_id, "r1", "host:1:0")
+    assert isinstance(trial, optuna.trial.FrozenTrial) and trial._trial_id == tid
+    stored = storage.get_trial(tid)
+    assert stored.state == optuna.trial.TrialState.RUNNING
+    assert stored.system_attrs[_attrs.WORKER] == "host:1:0" == trial.system_attrs[_attrs.WORKER]
+    # optuna.Trial reads the trial it is built for: the claim's copy answers, once.
+    study = optuna.load_study(study_name="guarded", storage=client)
+    assert optuna.Trial(study, tid).number == trial.number
+    client.get_trial(tid)  # read again: that one goes to the server
+    calls = proxy.calls - before
+    assert calls["Claim"] == 1 and calls["GetTrial"] == 1
+    assert calls.get("SetTrialStateValues", 0) == calls.get("GetStudySystemAttributes", 0) == 0
+    assert client.claim_for_worker(study_id, "r1", "w") is True  # empty pool: wait
+    assert client.claim_for_worker(study_id, "another run", "w") is False  # not this run's
+    (waiting,) = _tickets(storage, study_id, 1)
+    storage.set_study_system_attr(study_id, _attrs.RUN, {"id": "r1", "stop": True})
+    assert client.claim_for_worker(study_id, "r1", "w") is False  # stopped: nothing claimed
+    assert storage.get_trial(waiting).state == optuna.trial.TrialState.WAITING
+    with pytest.raises(KeyError):
+        client.claim_for_worker(study_id + 99, "r1", "w")
+
+
+@pytest.fixture
+def optuna_only_server() -> Iterator[tuple[StorageRef, optuna.storages.InMemoryStorage, int]]:
+    """A proxy with the token but only Optuna's service: an older hpo_widget driver."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, study_name="guarded")
+    storage.set_study_system_attr(study._study_id, _attrs.RUN, {"id": "r1", "stop": False})
+    token = "t" * 32
+    server = grpc.server(ThreadPoolExecutor(max_workers=4), interceptors=[_RequireToken(token)])
+    add_storage_servicer(server, storage)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield StorageRef("grpc", f"127.0.0.1:{port}", secret=token), storage, study._study_id
+    finally:
+        server.stop(grace=1.0)
+
+
+@pytest.mark.parametrize("server", ["ours", "optuna only"])
+def test_a_worker_claims_marks_and_tells_with_or_without_the_claim_method(
+    server: str, served: tuple, optuna_only_server: tuple
+) -> None:
+    if server == "ours":
+        proxy, storage, study_id = served
+        ref = proxy.ref
+    else:
+        ref, storage, study_id = optuna_only_server
+    ids = _tickets(storage, study_id, 5)
+    task = WorkerTask(so.noop_objective, study_name="guarded", storage=ref, run_id="r1")
+    result = run_worker(task, slot=0)
+    assert result.error is None and result.n_trials == 5
+    for tid in ids:
+        trial = storage.get_trial(tid)
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        assert trial.system_attrs[_attrs.WORKER] == result.worker
+    if server == "ours":
+        assert proxy.calls["Claim"] == 6  # five trials, then the empty pool
