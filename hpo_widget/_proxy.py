@@ -14,9 +14,9 @@ is plaintext, so anyone who can sniff it can replay the token): beyond loopback,
 on a network only executors reach (on Kubernetes, a NetworkPolicy; see README).
 
 **One call per claim.**  Besides Optuna's storage service the server has one method of its own,
-``hpo_widget.Tickets/Claim``: the stop check, the claim of a ticket, the worker's mark and the
-read of the claimed trial, which a worker made as four round trips before each trial
-(:func:`hpo_widget._worker.claim_for_worker`).  It replies with the trial in Optuna's own wire
+``hpo_widget.Tickets/Claim``: the result of the worker's last trial (when the driver sampled it),
+the stop check, the claim of a ticket, the worker's mark and the read of the claimed trial, which
+a worker made as five round trips between trials (:func:`hpo_widget._worker.claim_for_worker`).  It replies with the trial in Optuna's own wire
 form, which the client hands to ``optuna.Trial`` instead of reading it again.  A client of a
 server without the method (an older hpo_widget) falls back to the four calls.
 
@@ -58,7 +58,7 @@ from ._optuna_compat import (
     trial_id,
     trial_to_wire,
 )
-from ._worker import claim_for_worker
+from ._worker import Told, claim_for_worker
 from .storage import StorageRef
 
 __all__ = ["TOKEN_ENV", "TOKEN_METADATA", "StorageProxyServer", "connect_proxy"]
@@ -152,17 +152,21 @@ class _RequireToken(grpc.ServerInterceptor):
 
 
 def _claims_service(storage: BaseStorage) -> grpc.GenericRpcHandler:
-    """``hpo_widget.Tickets/Claim`` on ``storage``: JSON ``{"study_id", "run_id", "worker"}``
-    in, one of ``_OVER``, ``_EMPTY`` or ``_TRIAL`` + the trial's wire form out."""
+    """``hpo_widget.Tickets/Claim`` on ``storage``: JSON ``{"study_id", "run_id", "worker",
+    "told"}`` in (``told``: ``[trial_id, values]`` of the worker's last trial, or null), one of
+    ``_OVER``, ``_EMPTY`` or ``_TRIAL`` + the trial's wire form out."""
 
     def claim(request: bytes, context: grpc.ServicerContext) -> bytes:
         try:
             args = json.loads(request)
             study_id, run_id, worker = int(args["study_id"]), str(args["run_id"]), args["worker"]
-        except (ValueError, KeyError, TypeError) as exc:
+            told = args.get("told")
+            if told is not None:
+                told = (int(told[0]), [float(v) for v in told[1]])
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"claim request: {exc!r}")
         try:
-            outcome = claim_for_worker(storage, study_id, run_id, str(worker))
+            outcome = claim_for_worker(storage, study_id, run_id, str(worker), told)
         except KeyError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         if outcome is False:
@@ -296,13 +300,16 @@ class AuthenticatedStorageProxy(GrpcStorageProxyWithInterceptor):
         return state
 
     def claim_for_worker(
-        self, study_id: int, run_id: str, worker: str
+        self, study_id: int, run_id: str, worker: str, told: Told | None = None
     ) -> FrozenTrial | bool | None:
         """:func:`hpo_widget._worker.claim_for_worker` on the server, in one call; None when the
-        server has no such method (an older hpo_widget), and the caller makes the calls itself."""
+        server has no such method (an older hpo_widget): then nothing was written, ``told``
+        included, and the caller makes the calls itself."""
         if not self._serves_claims:
             return None
-        request = json.dumps({"study_id": study_id, "run_id": run_id, "worker": worker})
+        request = json.dumps(
+            {"study_id": study_id, "run_id": run_id, "worker": worker, "told": told}
+        )
         try:
             reply: bytes = self._claim(request.encode())
         except grpc.RpcError as exc:

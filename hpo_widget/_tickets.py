@@ -268,12 +268,19 @@ class Tickets:
                 return True
             tally.refresh(compat.storage_of(self.study))
             waiting = tally.waiting
-            if 2 * waiting > pool:
+            # Tickets the driver samples take milliseconds each: keep the pool full and offer
+            # each one as soon as it is sampled.  Refilling a half-empty pool in one batch
+            # left workers waiting for the whole batch (TPE through the proxy: the driver
+            # sampled only 60% of the time, workers found the pool empty the rest).
+            sampling = self.sample is not None
+            if waiting >= pool or (not sampling and 2 * waiting > pool):
                 self._publish()  # claims took tickets off it
                 return False
             need = min(target - tally.counted - len(tally.open), pool - waiting)
             for _ in range(max(0, need)):
                 self.add()
+                if sampling:
+                    self._publish()
             self._publish()
             return True
 

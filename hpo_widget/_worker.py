@@ -190,17 +190,32 @@ def run_is_over(attrs: dict[str, Any], run_id: str) -> bool:
     return run is None or run.id != run_id or run.stop
 
 
-def claim_for_worker(
-    storage: BaseStorage, study_id: int, run_id: str, worker: str
-) -> FrozenTrial | bool:
-    """The stop check, a claim and the worker's mark, as one step on the storage itself.
+#: A finished trial's id and checked values, not yet written: it travels with the worker's
+#: next claim (:func:`claim_for_worker`), one round trip instead of two.
+Told = tuple[int, list[float]]
 
-    What a worker does before each trial (:class:`_StopCheck`, :func:`claim_ticket_id`, the
-    ``WORKER`` attribute, Optuna's read of the new trial), run where the storage lives: the
-    driver's storage proxy serves it as one call (:mod:`hpo_widget._proxy`), where it took
-    four round trips.  Returns the claimed trial as stored, False when the run is over (stop
-    requested, or another run owns the study), True when the pool is empty for now.
+
+def write_told(storage: BaseStorage, told: Told) -> None:
+    """Complete the trial ``told`` names; one the driver already ended (a stop, a lost worker)
+    refuses, and the result is dropped, as a tell would have been."""
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+        storage.set_trial_state_values(told[0], TrialState.COMPLETE, told[1])
+
+
+def claim_for_worker(
+    storage: BaseStorage, study_id: int, run_id: str, worker: str, told: Told | None = None
+) -> FrozenTrial | bool:
+    """A worker's step between trials, run on the storage itself: write the result it
+    ``told``, check the run, claim a ticket, mark it with the worker's id and read it.
+
+    The driver's storage proxy serves this as one call (:mod:`hpo_widget._proxy`), where a
+    worker made five round trips (the tell, :class:`_StopCheck`, :func:`claim_ticket_id`, the
+    ``WORKER`` attribute, Optuna's read of the new trial).  Returns the claimed trial as stored,
+    False when the run is over (stop requested, or another run owns the study), True when the
+    pool is empty for now.  The result is written first, so a stop still keeps it.
     """
+    if told is not None:
+        write_told(storage, told)
     attrs = storage.get_study_system_attrs(study_id)
     if run_is_over(attrs, run_id):
         return False
@@ -280,10 +295,16 @@ def _check_values(result: Any, n_objectives: int) -> tuple[list[float] | None, s
 
 
 def _run_one(
-    study: optuna.Study, trial: optuna.Trial, task: WorkerTask, me: str, marked: bool = False
-) -> None:
+    study: optuna.Study,
+    trial: optuna.Trial,
+    task: WorkerTask,
+    me: str,
+    marked: bool = False,
+    defer: bool = False,
+) -> Told | None:
     """Run the objective on ``trial`` and tell the outcome (``marked``: the claim already
-    wrote this worker's id on the trial)."""
+    wrote this worker's id on the trial).  With ``defer``, a completed trial of a ticket the
+    driver sampled is returned for the next claim to write instead (:data:`Told`)."""
     storage = compat.storage_of(study)
     if not marked:
         storage.set_trial_system_attr(compat.trial_id(trial), _attrs.WORKER, me)
@@ -291,7 +312,7 @@ def _run_one(
         result = task.objective(trial)
     except optuna.TrialPruned:
         compat.tell(study, trial, state=TrialState.PRUNED)
-        return
+        return None
     except (*task.catch, *_OBJECTIVE_EXITS) as exc:
         # KeyboardInterrupt / SystemExit raised *by the objective* are its failure, not a lost
         # worker: keep the traceback, fail the trial (it counts) and go on with the study.
@@ -304,19 +325,22 @@ def _run_one(
             mask_password(f"{type(exc).__name__}: {exc}"),
         )
         compat.tell(study, trial, state=TrialState.FAIL)
-        return
+        return None
     values, reason = _check_values(result, len(study.directions))
     if reason is not None:
         storage.set_trial_system_attr(compat.trial_id(trial), _attrs.FAIL_REASON, reason)
         compat.tell(study, trial, state=TrialState.FAIL)
-    elif task.sampled_on_driver:
+    elif task.sampled_on_driver and values is not None:
         # Optuna's tell first reads the trial back, for its state checks and the sampler's
         # after_trial; neither has work here: this worker's sampler does nothing, the values
         # were checked just above, and a trial that finished meanwhile refuses the write
         # (UpdateFinishedTrialError, as tell would).  One round trip fewer per trial.
+        if defer:
+            return compat.trial_id(trial), values
         storage.set_trial_state_values(compat.trial_id(trial), TrialState.COMPLETE, values)
     else:
         compat.tell(study, trial, values)
+    return None
 
 
 def _next_trial(
@@ -336,7 +360,7 @@ def _next_trial(
 
 
 #: What a storage that claims in one step offers (the driver's proxy, :mod:`._proxy`).
-_ClaimCall = Callable[[int, str, str], "FrozenTrial | bool | None"]
+_ClaimCall = Callable[[int, str, str, "Told | None"], "FrozenTrial | bool | None"]
 
 
 class _Claims:
@@ -346,22 +370,40 @@ class _Claims:
 
     def __init__(self, task: WorkerTask, study: optuna.Study) -> None:
         self._task, self._study = task, study
-        storage = compat.storage_of(study)
-        self._stop = _StopCheck(task, storage, compat.study_id(study))
-        remote: _ClaimCall | None = getattr(storage, "claim_for_worker", None)
+        self._storage = compat.storage_of(study)
+        self._stop = _StopCheck(task, self._storage, compat.study_id(study))
+        remote: _ClaimCall | None = getattr(self._storage, "claim_for_worker", None)
         # Threads of the driver's process share its storage and its refills: they claim here.
         local = task.run_id in _LOCAL_STOPS
         self._remote = remote if task.use_tickets and not local else None
 
-    def next(self, me: str) -> tuple[bool, optuna.Trial | None, bool]:
+    @property
+    def carries_results(self) -> bool:
+        """Whether a completed trial's result may wait for the next claim (:data:`Told`)."""
+        return self._remote is not None
+
+    def flush(self, told: Told | None) -> None:
+        """Write a result that no claim will carry (the worker leaves)."""
+        if told is not None:
+            write_told(self._storage, told)
+
+    def next(self, me: str, told: Told | None = None) -> tuple[bool, optuna.Trial | None, bool]:
         if self._remote is not None:
-            outcome = self._remote(compat.study_id(self._study), self._task.run_id, me)
+            try:
+                outcome = self._remote(compat.study_id(self._study), self._task.run_id, me, told)
+            except BaseException:
+                # The call may not have reached the server: write the result here (a second
+                # write of a written one is refused and dropped).
+                with contextlib.suppress(Exception):
+                    self.flush(told)
+                raise
             if outcome is None:  # the server cannot: claim call by call from now on
                 self._remote = None
             elif isinstance(outcome, bool):
                 return not outcome, None, False
             else:
                 return False, compat.trial_for(self._study, compat.trial_id(outcome)), True
+        self.flush(told)
         if self._stop():
             return True, None, False
         return False, _next_trial(self._study, self._task, self._stop.attrs), False
@@ -396,12 +438,14 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             interval = min(interval, float(published))
         heartbeat = _Heartbeat(storage, interval)
         claims = _Claims(task, study)
+        told: Told | None = None  # the last trial's result, for the next claim to write
         starved_until = time.monotonic() + _STARVED_LIMIT
         idle_wait = _REFILL_WAIT
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
-            over, trial, marked = claims.next(me)
+            over, trial, marked = claims.next(me, told)
+            told = None
             if over:
                 break
             if trial is None:
@@ -416,12 +460,13 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             idle_wait = _REFILL_WAIT
             heartbeat.track(compat.trial_id(trial))
             try:
-                _run_one(study, trial, task, me, marked)
+                told = _run_one(study, trial, task, me, marked, claims.carries_results)
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # the driver already failed this trial (stop or lost); drop our result
             finally:
                 heartbeat.track(None)
             done += 1
+        claims.flush(told)
         return WorkerResult(me, done)
     except BaseException as exc:  # returned, never raised: see module docstring
         if isinstance(exc, KeyboardInterrupt):

@@ -232,11 +232,20 @@ def test_a_claim_is_one_call_that_checks_the_run_claims_and_marks(served: tuple)
     calls = proxy.calls - before
     assert calls["Claim"] == 1 and calls["GetTrial"] == 1
     assert calls.get("SetTrialStateValues", 0) == calls.get("GetStudySystemAttributes", 0) == 0
-    assert client.claim_for_worker(study_id, "r1", "w") is True  # empty pool: wait
+    # The next claim carries the result; the pool is empty now: wait.
+    assert client.claim_for_worker(study_id, "r1", "w", told=(tid, [0.25])) is True
+    assert storage.get_trial(tid).state == optuna.trial.TrialState.COMPLETE
+    assert storage.get_trial(tid).value == 0.25
+    # A result for a trial that has ended meanwhile (the driver failed it) is dropped.
+    assert client.claim_for_worker(study_id, "r1", "w", told=(tid, [9.0])) is True
+    assert storage.get_trial(tid).value == 0.25
     assert client.claim_for_worker(study_id, "another run", "w") is False  # not this run's
-    (waiting,) = _tickets(storage, study_id, 1)
+    running, waiting = _tickets(storage, study_id, 2)
+    assert client.claim_for_worker(study_id, "r1", "w") is not True
     storage.set_study_system_attr(study_id, _attrs.RUN, {"id": "r1", "stop": True})
-    assert client.claim_for_worker(study_id, "r1", "w") is False  # stopped: nothing claimed
+    # Stopped: the result it carries is kept, nothing more is claimed.
+    assert client.claim_for_worker(study_id, "r1", "w", told=(running, [1.0])) is False
+    assert storage.get_trial(running).value == 1.0
     assert storage.get_trial(waiting).state == optuna.trial.TrialState.WAITING
     with pytest.raises(KeyError):
         client.claim_for_worker(study_id + 99, "r1", "w")
