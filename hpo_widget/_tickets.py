@@ -388,9 +388,19 @@ class Tickets:
         budget) a fresh ticket, so the total stays exact."""
         with self.lock:
             if self.attempts(trial, by_number) <= self.retries:
-                self.add(dict(trial.params), retry_of=trial.number)
+                self.add(self._final_params(trial), retry_of=trial.number)
             elif target is not None:
                 self.add()
+
+    def _final_params(self, trial: FrozenTrial) -> dict[str, Any] | None:
+        """The params of ``trial`` once it is failed, not as the snapshot had them.
+
+        A worker suggests after it claimed: a poll that saw it RUNNING may predate its
+        params, and a retry from that snapshot would sample afresh while claiming to repeat
+        it.  Failed, the trial takes no more params, so this read is final.
+        """
+        stored = compat.storage_of(self.study).get_trial(compat.trial_id(trial))
+        return dict(stored.params) or None
 
     def lost_and_requeued(
         self,
@@ -416,7 +426,7 @@ class Tickets:
     def _fail_in_flight(self, reason: str, target: int | None) -> None:
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if is_ours(t) and self.mark_lost(t, reason) and target is not None:
-                self.add(dict(t.params) or None, retry_of=t.number)
+                self.add(self._final_params(t), retry_of=t.number)
 
 
 def is_ours(trial: FrozenTrial) -> bool:

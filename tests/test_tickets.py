@@ -91,3 +91,46 @@ def test_a_lost_trial_settles_without_counting() -> None:
     settled = Settled()
     settled.read(study.get_trials(deepcopy=False))
     assert (settled.upto, settled.counted) == (1, 0)
+
+
+class _SuggestsWhileMarked(InMemoryStorage):
+    """The worker's first ``suggest`` lands after the driver's poll saw its trial without
+    params, before the driver fails it: the retry must repeat what the trial ran."""
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        super().set_trial_system_attr(trial_id, key, value)
+        if key == _attrs.LOST:
+            self.set_trial_param(trial_id, "x", 0.25, optuna.distributions.FloatDistribution(0, 1))
+
+
+def _the_retry(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    (retry,) = study.get_trials(states=(TrialState.WAITING,))
+    assert retry.system_attrs[_attrs.RETRY_OF] == 0
+    return retry
+
+
+def test_a_retry_repeats_the_params_suggested_after_the_poll() -> None:
+    study = optuna.create_study(storage=_SuggestsWhileMarked())
+    study.ask()
+    snapshot = study.trials[0]
+    assert snapshot.params == {}  # what the reaper's poll saw
+    tickets = Tickets(study, retries=1)
+    assert tickets.lost_and_requeued(snapshot, "worker w1 lost", {0: snapshot}, target=2)
+    assert _the_retry(study).system_attrs["fixed_params"] == {"x": 0.25}
+
+
+def test_a_stop_retries_the_params_suggested_while_it_failed_the_trial() -> None:
+    study = optuna.create_study(storage=_SuggestsWhileMarked())
+    trial = study.ask()
+    study._storage.set_trial_system_attr(trial._trial_id, _attrs.TICKET, True)
+    Tickets(study, retries=1).fail_in_flight("stopped by user", target=2)
+    assert study.trials[0].state == TrialState.FAIL
+    assert _the_retry(study).system_attrs["fixed_params"] == {"x": 0.25}
+
+
+def test_a_trial_lost_before_it_suggested_is_retried_with_fresh_params() -> None:
+    study = optuna.create_study()
+    study.ask()
+    tickets = Tickets(study, retries=1)
+    assert tickets.lost_and_requeued(study.trials[0], "worker w1 lost", {}, target=2)
+    assert "fixed_params" not in _the_retry(study).system_attrs
