@@ -31,7 +31,7 @@ from ._worker import (
     run_worker,
 )
 from .events import RunStatus, StartPhase, TrialFinished, WorkerSeen
-from .storage import StorageRef, mask_password
+from .storage import StorageRef, mask_password, writers_held
 
 if TYPE_CHECKING:
     from .runner import StudyRunner
@@ -506,7 +506,8 @@ class Run:
         self._close_record()
         if stopped:
             self.runner._status = RunStatus.STOPPING
-            self.backend.cancel()
+            with writers_held(compat.storage_of(self.study)):  # none killed mid-write
+                self.backend.cancel()
             if backend_thread is not None:
                 backend_thread.join(1.0)  # a hung objective must not hold up Stop
             if self.stop_reason != TAKEN_OVER:

@@ -23,6 +23,7 @@ an Optuna ``BaseStorage``       used as is
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -30,6 +31,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -338,6 +340,27 @@ class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
                 os.fsync(f.fileno())
         finally:
             self._journal_lock.release()
+
+
+@contextlib.contextmanager
+def writers_held(storage: BaseStorage) -> Iterator[None]:
+    """Hold this package's journal writers (their :class:`_WriterQueue`) for the block.
+
+    What Stop kills worker processes under: our writers take Optuna's symlink lock only
+    while they hold the queue's ``flock``, so none holds it while the block runs.  A worker
+    killed holding it left a lock that every other writer (the resumed run too) waited out
+    for :data:`JOURNAL_LOCK_GRACE`, then broke with a warning in the notebook.  A no-op for
+    every other storage.
+    """
+    backend = getattr(storage, "_backend", None)
+    if not isinstance(backend, _SealingJournalFileBackend):
+        yield
+        return
+    turn = backend._queue.wait_turn()
+    try:
+        yield
+    finally:
+        backend._queue.release(turn)
 
 
 # -- relational databases ------------------------------------------------------------------------

@@ -234,6 +234,49 @@ def test_a_lock_left_by_a_killed_writer_is_taken_over_long_before_optunas_30_s(
     assert [t.state for t in study.trials] == [TrialState.COMPLETE]
 
 
+def _writes_until_killed(trial: optuna.Trial) -> float:
+    """Appends to the journal without pause, so a kill lands mid-append more often than not."""
+    for i in range(10**7):
+        trial.set_user_attr("i", i)
+    return 0.0
+
+
+def test_stop_kills_no_loky_worker_while_it_holds_the_journal_lock(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stop kills the workers while it holds their writer queue: no lock is left behind for
+    the next writer to wait out (Stop's own writes, the resumed run's) and then break, with
+    Optuna's warning in the notebook's output."""
+    from tests._waiting import wait_for
+
+    monkeypatch.setattr(optuna.logging.get_logger("optuna"), "propagate", True)
+    caplog.set_level(logging.WARNING, logger="optuna")
+    path = tmp_path / "stop.journal"
+    for attempt in range(8):
+        runner = StudyRunner(
+            _writes_until_killed,
+            study_name="s",
+            storage=str(path),
+            backend="loky",
+            n_workers=2,
+            sampler="random",
+            seed=attempt,
+        )
+        runner.start(n_trials=8)
+
+        def both_writing() -> bool:
+            trials = runner.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+            return sum(1 for t in trials if t.user_attrs.get("i", 0) > 5) == 2
+
+        wait_for(both_writing, 120, "two workers appending")
+        runner.stop()
+        assert not os.path.lexists(f"{path}.lock"), f"stop {attempt}: a killed writer's lock"
+        broken = [r.getMessage() for r in caplog.records if "lock" in r.getMessage()]
+        assert not broken, f"stop {attempt} waited out a killed writer's lock: {broken}"
+    study = optuna.load_study(study_name="s", storage=_journal(path))
+    assert not study.get_trials(states=(TrialState.RUNNING,))
+
+
 def test_writers_queue_in_the_kernel_and_still_respect_optunas_lock(tmp_path: Path) -> None:
     """Our writers wait their turn on ``flock`` (no polling sleeps), then take Optuna's lock,
     so a plain Optuna writer of the same file (or optuna-dashboard) is still excluded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
@@ -92,6 +93,29 @@ def _kill_at_exit() -> None:
         backend.cancel()
 
 
+#: Seconds Stop waits for a cancelled run's worker processes to be gone.
+CANCEL_WAIT = 5.0
+
+
+def _wait_dead(processes: list[Any], timeout: float) -> None:
+    """Return once ``processes`` have exited (killing what is left at ``timeout``).
+
+    loky's executor kills its workers from its manager thread, after ``shutdown`` returned:
+    until then a worker can still claim a ticket or write its params, after the runner
+    failed the run's in-flight trials, and leave a trial RUNNING past the Stop (reaped, with
+    a warning, only when the study is resumed).
+    """
+    from joblib.externals.loky.backend.utils import kill_process_tree
+
+    deadline = time.monotonic() + timeout
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                kill_process_tree(process)
+            process.join(1.0)
+
+
 class LokyBackend(Backend):
     """Worker processes through joblib's loky; each has its own interpreter and GIL.
 
@@ -161,8 +185,10 @@ class LokyBackend(Backend):
             executors = list(self._executors)
             for executor in executors:
                 self._executors[executor] = True
+        processes = [p for executor in executors for p in dict(executor._processes).values()]
         for executor in executors:
             executor.shutdown(wait=False, kill_workers=True)
+        _wait_dead(processes, CANCEL_WAIT)
 
     def close(self) -> None:
         self.cancel()
