@@ -28,6 +28,7 @@ import optuna
 import psutil
 
 from hpo_widget import StudyRunner, _attrs
+from hpo_widget.space import SearchSpace
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -48,6 +49,25 @@ def sleepy(trial: optuna.Trial) -> float:
 def sleep_1s(trial: optuna.Trial) -> float:
     time.sleep(1.0)
     return trial.suggest_float("x", 0, 1)
+
+
+#: The same parameter as a space known up front (what the panel's form gives): the driver
+#: samples the tickets, and workers only claim, run and report.
+SPACE = SearchSpace.from_dict({"x": {"type": "float", "low": 0, "high": 1}})
+
+
+def noop_params(params: dict[str, float]) -> float:
+    return params["x"]
+
+
+def sleepy_params(params: dict[str, float]) -> float:
+    time.sleep(SLEEP)
+    return params["x"]
+
+
+def sleep_1s_params(params: dict[str, float]) -> float:
+    time.sleep(1.0)
+    return params["x"]
 
 
 @dataclass
@@ -126,6 +146,10 @@ def dispatch_table(n_noop: int, n_sleep: int, n_hyperopt: int, tmp: Path) -> lis
         ("hpo_widget loky, journal file", {"backend": "loky", "storage": "journal"}),
         ("hpo_widget spark local[2], journal file", {"backend": "spark", "storage": "journal"}),
         ("hpo_widget spark local[2], gRPC proxy", {"backend": "spark", "storage": "memory"}),
+        (
+            "hpo_widget spark local[2], gRPC proxy, known space",
+            {"backend": "spark", "storage": "memory", "space": True},
+        ),
         ("hpo_widget dask LocalCluster, journal", {"backend": "dask", "storage": "journal"}),
     ]
     for i, (name, cfg) in enumerate(configs):
@@ -134,10 +158,13 @@ def dispatch_table(n_noop: int, n_sleep: int, n_hyperopt: int, tmp: Path) -> lis
         common = dict(
             backend=cfg["backend"], storage=storage, n_workers=slots, backend_options=opts
         )
+        fast, slow = (noop_params, sleepy_params) if cfg.get("space") else (noop, sleepy)
+        if cfg.get("space"):
+            common["space"] = SPACE
         try:
-            _runner(noop, 4, **common)  # warm-up: session start, worker spawn
-            wall, _ = _runner(noop, n_noop, **common)
-            swall, _ = _runner(sleepy, n_sleep, **common)
+            _runner(fast, 4, **common)  # warm-up: session start, worker spawn
+            wall, _ = _runner(fast, n_noop, **common)
+            swall, _ = _runner(slow, n_sleep, **common)
             rows.append(Row(name, n_noop / wall, ideal / swall))
         except Exception as exc:  # a missing optional package should not hide the other rows
             rows.append(Row(name, note=f"failed: {type(exc).__name__}: {exc}"[:120]))
@@ -189,6 +216,10 @@ def scaling_table(slot_counts: list[int], trials_per_slot: int, tmp: Path) -> li
             _runner(noop, slots, backend="spark", storage="memory", n_workers=slots)
             t0 = time.time()
             wall, study = _runner(sleep_1s, n, backend="spark", storage="memory", n_workers=slots)
+            # The same with the space known up front (the panel's form): the driver samples.
+            space_wall, _ = _runner(
+                sleep_1s_params, n, space=SPACE, backend="spark", storage="memory", n_workers=slots
+            )
             firsts: dict[str, float] = {}
             for t in study.trials:
                 if t.datetime_start is not None:
@@ -216,6 +247,7 @@ def scaling_table(slot_counts: list[int], trials_per_slot: int, tmp: Path) -> li
                     "trials": n,
                     "wall": wall,
                     "efficiency": n * 1.0 / slots / wall,
+                    "space_efficiency": n * 1.0 / slots / space_wall,
                     "throughput": n / wall,
                     "per_worker": sorted(per_worker.values()),
                     "first_start": min(firsts.values()),
@@ -270,15 +302,19 @@ def main() -> int:
             sl = [
                 "",
                 "## Scaling on a standalone cluster (master + 2 workers, 127.0.0.1), 1 s trials\n",
-                "| slots | trials | wall s | efficiency | trials/s | trials per worker | "
-                "first trial started after s (first / last worker) | "
+                "Efficiency: ideal wall (trials x 1 s / slots) / wall, from `start()` to `wait()` "
+                "returning; define-by-run (workers sample with TPE) and with the space known up "
+                "front (the driver samples, as with the panel's form).\n",
+                "| slots | trials | wall s | efficiency | efficiency, known space | trials/s | "
+                "trials per worker | first trial started after s (first / last worker) | "
                 "driver RSS MiB | executor JVMs MiB | Python workers MiB |",
-                "|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
+                "|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|",
             ]
             for s in scaling:
                 sl.append(
                     f"| {s['slots']} | {s['trials']} | {s['wall']:.1f} | "
-                    f"{s['efficiency']:.0%} | {s['throughput']:.1f} | {s['per_worker']} | "
+                    f"{s['efficiency']:.0%} | {s['space_efficiency']:.0%} | "
+                    f"{s['throughput']:.1f} | {s['per_worker']} | "
                     f"{s['first_start']:.2f} / {s['last_first_start']:.2f} | "
                     f"{s['driver_rss']:.0f} | {s['executor_jvm_rss']:.0f} | "
                     f"{s['python_workers_rss']:.0f} |"

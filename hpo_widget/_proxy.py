@@ -16,9 +16,13 @@ on a network only executors reach (on Kubernetes, a NetworkPolicy; see README).
 **One call per claim.**  Besides Optuna's storage service the server has one method of its own,
 ``hpo_widget.Tickets/Claim``: the result of the worker's last trial (when the driver sampled it),
 the stop check, the claim of a ticket, the worker's mark and the read of the claimed trial, which
-a worker made as five round trips between trials (:func:`hpo_widget._worker.claim_for_worker`).  It replies with the trial in Optuna's own wire
-form, which the client hands to ``optuna.Trial`` instead of reading it again.  A client of a
-server without the method (an older hpo_widget) falls back to the four calls.
+a worker made as five round trips between trials (:func:`hpo_widget._worker.claim_for_worker`).
+It replies with the trial in Optuna's own wire form, which the client hands to ``optuna.Trial``
+instead of reading it again.  A client of a server without the method (an older hpo_widget)
+falls back to the four calls.  A claim that finds the pool empty may wait on the server (the
+request's ``wait``) until the driver offers a ticket or ends the run
+(:meth:`StorageProxyServer.offered`): a worker then hears of either at once, instead of at its
+next look, which at a run's end was up to half a second later for every idle worker.
 
 Serving a JournalStorage (the embedded default) is sound although Optuna's docs still call it
 unsupported (optuna#6084): JournalStorage tracks who owns a trial per *thread*, and the proxy runs
@@ -40,6 +44,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +91,10 @@ CLAIM_METHOD = f"/{_CLAIMS_SERVICE}/Claim"
 _STATE_CHANGES = frozenset({"SetTrialStateValues", "Claim"})
 #: First byte of a claim's reply: the run is over, the pool is empty, a trial follows.
 _OVER, _EMPTY, _TRIAL = b"S", b"E", b"T"
+#: Longest a claim waits on the server for an offer (a client asking more gets this).
+MAX_CLAIM_WAIT = 1.0
+#: Server threads kept free of waiting claims, for the calls of workers that run trials.
+_THREADS_FOR_CALLS = 4
 
 
 def _is_loopback(host: str) -> bool:
@@ -151,10 +160,60 @@ class _RequireToken(grpc.ServerInterceptor):
         return self._deny
 
 
-def _claims_service(storage: BaseStorage) -> grpc.GenericRpcHandler:
+class _Offers:
+    """Claims waiting on the server for the driver's next offer (new tickets, the run's end).
+
+    A generation count, not a flag: a claim that read generation ``g`` before finding the pool
+    empty waits only while it is still ``g``, so an offer made between its look and its wait
+    is never missed.  At most ``limit`` claims wait at once; the server's other threads stay
+    free for the calls of workers running trials (a claim that cannot wait returns at once and
+    its worker looks again later, as without waiting).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._changed = threading.Condition()
+        self._generation = 0
+        self._waiting = 0
+        self._limit = limit
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    def offered(self) -> None:
+        with self._changed:
+            self._generation += 1
+            self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def slot(self) -> Any:
+        """Yields whether this claim may wait (a slot was free)."""
+        with self._changed:
+            free = self._waiting < self._limit
+            if free:
+                self._waiting += 1
+        try:
+            yield free
+        finally:
+            if free:
+                with self._changed:
+                    self._waiting -= 1
+
+    def wait_past(self, generation: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for an offer after ``generation``; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._generation != generation, timeout)
+
+
+def _claims_service(storage: BaseStorage, offers: _Offers) -> grpc.GenericRpcHandler:
     """``hpo_widget.Tickets/Claim`` on ``storage``: JSON ``{"study_id", "run_id", "worker",
-    "told"}`` in (``told``: ``[trial_id, values]`` of the worker's last trial, or null), one of
-    ``_OVER``, ``_EMPTY`` or ``_TRIAL`` + the trial's wire form out."""
+    "told", "wait"}`` in (``told``: ``[trial_id, values]`` of the worker's last trial, or null;
+    ``wait``: seconds an empty pool may be waited on, default 0), one of ``_OVER``, ``_EMPTY``
+    or ``_TRIAL`` + the trial's wire form out."""
 
     def claim(request: bytes, context: grpc.ServicerContext) -> bytes:
         try:
@@ -163,10 +222,14 @@ def _claims_service(storage: BaseStorage) -> grpc.GenericRpcHandler:
             told = args.get("told")
             if told is not None:
                 told = (int(told[0]), [float(v) for v in told[1]])
+            wait = min(max(float(args.get("wait") or 0.0), 0.0), MAX_CLAIM_WAIT)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"claim request: {exc!r}")
         try:
+            generation = offers.generation
             outcome = claim_for_worker(storage, study_id, run_id, str(worker), told)
+            if outcome is True and wait > 0:
+                outcome = _wait_for_offer(storage, offers, generation, wait, args, context)
         except KeyError as exc:
             context.abort(grpc.StatusCode.NOT_FOUND, str(exc))
         if outcome is False:
@@ -178,6 +241,30 @@ def _claims_service(storage: BaseStorage) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(
         _CLAIMS_SERVICE, {"Claim": grpc.unary_unary_rpc_method_handler(claim)}
     )
+
+
+def _wait_for_offer(
+    storage: BaseStorage,
+    offers: _Offers,
+    generation: int,
+    wait: float,
+    args: dict[str, Any],
+    context: grpc.ServicerContext,
+) -> FrozenTrial | bool:
+    """Claim again after each offer until a ticket is won, the run is over or ``wait`` s pass
+    (True: still empty).  A client that gave up (cancelled, timed out) is not waited for."""
+    outcome: FrozenTrial | bool = True
+    deadline = time.monotonic() + wait
+    with offers.slot() as may_wait:
+        while may_wait and outcome is True and context.is_active():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not offers.wait_past(generation, remaining):
+                break
+            generation = offers.generation
+            outcome = claim_for_worker(
+                storage, int(args["study_id"]), str(args["run_id"]), str(args["worker"])
+            )
+    return outcome
 
 
 class StorageProxyServer:
@@ -218,7 +305,8 @@ class StorageProxyServer:
             ThreadPoolExecutor(max_workers=max_workers), interceptors=[self._auth]
         )
         add_storage_servicer(self._server, storage)
-        self._server.add_generic_rpc_handlers((_claims_service(storage),))
+        self._offers = _Offers(max(0, max_workers - _THREADS_FOR_CALLS))
+        self._server.add_generic_rpc_handlers((_claims_service(storage, self._offers),))
         self.port = self._server.add_insecure_port(f"{_bracket(host)}:{port}")
         if self.port == 0:
             raise OSError(f"storage proxy: cannot bind {host}:{port}")
@@ -232,6 +320,15 @@ class StorageProxyServer:
         that a worker claimed a ticket (or told a result) and the pool may need a refill."""
         self._auth.after_state_change = hook
 
+    def offered(self) -> None:
+        """The driver offered tickets or ended the run: claims waiting for it look again."""
+        self._offers.offered()
+
+    @property
+    def claims_waiting(self) -> int:
+        """Claims waiting on this server for an offer right now."""
+        return self._offers.waiting
+
     @property
     def calls(self) -> collections.Counter[str]:
         """Calls served so far, by storage method (a copy)."""
@@ -244,6 +341,7 @@ class StorageProxyServer:
         return StorageRef("grpc", f"{_bracket(self.advertise)}:{self.port}", secret=self.token)
 
     def close(self) -> None:
+        self._offers.offered()  # waiting claims answer now, not at their deadline
         self._server.stop(grace=1.0)
 
 
@@ -300,15 +398,17 @@ class AuthenticatedStorageProxy(GrpcStorageProxyWithInterceptor):
         return state
 
     def claim_for_worker(
-        self, study_id: int, run_id: str, worker: str, told: Told | None = None
+        self, study_id: int, run_id: str, worker: str, told: Told | None = None, wait: float = 0.0
     ) -> FrozenTrial | bool | None:
         """:func:`hpo_widget._worker.claim_for_worker` on the server, in one call; None when the
         server has no such method (an older hpo_widget): then nothing was written, ``told``
-        included, and the caller makes the calls itself."""
+        included, and the caller makes the calls itself.  ``wait``: seconds the server may hold
+        a claim that finds the pool empty, for the driver's next offer (a server that cannot
+        wait answers at once; older ones ignore it)."""
         if not self._serves_claims:
             return None
         request = json.dumps(
-            {"study_id": study_id, "run_id": run_id, "worker": worker, "told": told}
+            {"study_id": study_id, "run_id": run_id, "worker": worker, "told": told, "wait": wait}
         )
         try:
             reply: bytes = self._claim(request.encode())

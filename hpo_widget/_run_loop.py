@@ -116,6 +116,11 @@ class Run:
         self.pool = Tickets.initial_pool(1)  # tickets kept WAITING; set for the workers in _drive
         self.max_pool = Tickets.max_pool(1)
         self._refiller_done = threading.Event()
+        #: Set by the proxy's state-change hook once every ticket is handed out (the run's
+        #: tail): the last tell then wakes the loop, which ends the run at once instead of at
+        #: its next poll.
+        self._tail_wake = threading.Event()
+        self._in_tail = False
         self._settled = Settled()
 
     # -- what the loop reads -------------------------------------------------------------
@@ -245,8 +250,9 @@ class Run:
         return rules.reason(trials, self.study.directions, failed_in_run=failed)
 
     # -- set-up ------------------------------------------------------------------------------
-    def worker_storage(self) -> tuple[StorageRef, Any]:
-        """How workers reach storage, starting a proxy when they cannot open it themselves."""
+    def worker_storage(self, n_workers: int = 1) -> tuple[StorageRef, Any]:
+        """How workers reach storage, starting a proxy when they cannot open it themselves
+        (with a server thread for each worker's claim waiting on it, and some over)."""
         ref = self.runner.storage_ref
         storage = compat.storage_of(self.study)
         if self.backend.in_process:
@@ -261,7 +267,9 @@ class Run:
             return ref, None
         from ._proxy import StorageProxyServer
 
-        proxy = StorageProxyServer(storage, **self._proxy_options())
+        options = {"max_workers": max(16, n_workers + 8), **self._proxy_options()}
+        proxy = StorageProxyServer(storage, **options)
+        self.tickets.on_publish = proxy.offered
         return proxy.ref, proxy
 
     def _proxy_options(self) -> dict[str, Any]:
@@ -317,6 +325,8 @@ class Run:
 
     def _close_record(self) -> None:
         run_record.close_run(compat.storage_of(self.study), compat.study_id(self.study), self.id)
+        if self.proxy is not None:
+            self.proxy.offered()  # claims waiting on the proxy hear that the run is over
 
     # -- the loop ----------------------------------------------------------------------------
     def drive(self) -> None:
@@ -373,7 +383,13 @@ class Run:
     def _start_refiller(self) -> None:
         wake = threading.Event()
         if self.proxy is not None:
-            self.proxy.on_state_change(wake.set)
+
+            def changed() -> None:
+                wake.set()
+                if self._in_tail:
+                    self._tail_wake.set()
+
+            self.proxy.on_state_change(changed)
         thread = threading.Thread(
             target=self._refill_loop,
             args=(wake, self._refiller_done),
@@ -390,7 +406,7 @@ class Run:
         n_workers = self.backend.default_workers() if config.n_workers is None else config.n_workers
         if target is not None and n_workers:
             n_workers = max(1, min(n_workers, target - budget(trials)[0]))
-        ref, self.proxy = self.worker_storage()
+        ref, self.proxy = self.worker_storage(n_workers)
         # A board only where workers claim from it (not RDB: see BOARD_STORAGES); on SQLite
         # its writes would only contend for the database's one write lock.
         worker_storage = compat.storage_of(self.study) if self.backend.in_process else None
@@ -436,6 +452,7 @@ class Run:
                 self.stop_reason = elsewhere
                 self.stop_event.set()  # also what in-process workers watch
                 break
+            self._tail_wake.clear()
             trials, view = self.poll()
             counted, in_flight = view.budget
             if target is not None and counted >= target:
@@ -451,6 +468,7 @@ class Run:
                 if waiting == 0 and open_budget:  # drained between two polls: grow the pool
                     self.pool = min(2 * self.pool, self.max_pool)
                 in_flight += self.tickets.top_up(target, self.pool)
+                self._in_tail = counted + in_flight >= target
             now = time.time()
             if external:
                 if self.deadline is not None and now >= self.deadline:
@@ -495,7 +513,10 @@ class Run:
                 break
             # A pool running low is the refills' business (after each claim in this process,
             # the refiller thread for workers elsewhere), not a reason to read everything.
-            self.stop_event.wait(config.poll_interval)
+            if self._in_tail and self.proxy is not None:
+                self._tail_wake.wait(config.poll_interval)  # a tell through the proxy wakes it
+            else:
+                self.stop_event.wait(config.poll_interval)
         self._finish()
 
     def _finish(self) -> None:

@@ -200,6 +200,9 @@ class Tickets:
         #: (:mod:`hpo_widget._driver_sampling`); only with a board, which offers a ticket
         #: to workers only after it was sampled.
         self.sample: Callable[[int], None] | None = None
+        #: Called after each write of the board (tickets offered, or the board closed): the
+        #: driver's proxy wakes the claims waiting on it (:meth:`StorageProxyServer.offered`).
+        self.on_publish: Callable[[], None] | None = None
 
     def _stored_board(self) -> Any:
         return (
@@ -222,6 +225,11 @@ class Tickets:
             compat.study_id(self.study), _attrs.POOL, {"run": self.run_id, "ids": ids}
         )
         self._published = ids
+        self._published_hook()
+
+    def _published_hook(self) -> None:
+        if self.on_publish is not None:
+            self.on_publish()
 
     def close_board(self) -> None:
         """Offer nothing more: a stopping run's workers must not claim the retries it queues."""
@@ -235,6 +243,7 @@ class Tickets:
             compat.storage_of(self.study).set_study_system_attr(
                 compat.study_id(self.study), _attrs.POOL, {"run": self.run_id, "ids": []}
             )
+        self._published_hook()
 
     def add(self, params: dict[str, Any] | None = None, retry_of: int | None = None) -> None:
         system_attrs: dict[str, Any] = {_attrs.TICKET: True}

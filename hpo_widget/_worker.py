@@ -65,6 +65,14 @@ _OBJECTIVE_EXITS: tuple[type[BaseException], ...] = (KeyboardInterrupt, SystemEx
 #: Longest pause between looks at storage while waiting for work (the wait starts at
 #: ``_REFILL_WAIT`` and doubles, so a refill is seen at once and an idle worker costs little).
 _MAX_IDLE_WAIT = 0.5
+#: Seconds a claim through the driver's proxy may wait there for an offer (new tickets, the
+#: run's end): the worker hears of either at once, with one call per wait instead of a look
+#: every ``_MAX_IDLE_WAIT``, the half second every idle worker added to a run's end.
+_CLAIM_WAIT = 0.5
+#: How often a worker waiting on the proxy also checks the budget itself
+#: (:func:`_may_need_more`, a read of every trial): only for a driver that died, whose run
+#: record nobody closes.
+_BUDGET_CHECK_EVERY = 2.0
 
 #: Stop events of runners living in this process, by run id (threads see them without I/O).
 _LOCAL_STOPS: dict[str, threading.Event] = {}
@@ -359,8 +367,9 @@ def _next_trial(
     return trial
 
 
-#: What a storage that claims in one step offers (the driver's proxy, :mod:`._proxy`).
-_ClaimCall = Callable[[int, str, str, "Told | None"], "FrozenTrial | bool | None"]
+#: What a storage that claims in one step offers (the driver's proxy, :mod:`._proxy`):
+#: ``(study_id, run_id, worker, told, wait)``.
+_ClaimCall = Callable[[int, str, str, "Told | None", float], "FrozenTrial | bool | None"]
 
 
 class _Claims:
@@ -387,10 +396,15 @@ class _Claims:
         if told is not None:
             write_told(self._storage, told)
 
-    def next(self, me: str, told: Told | None = None) -> tuple[bool, optuna.Trial | None, bool]:
+    def next(
+        self, me: str, told: Told | None = None, wait: float = 0.0
+    ) -> tuple[bool, optuna.Trial | None, bool]:
+        """``wait``: seconds a claim through the proxy may wait there for an offer."""
         if self._remote is not None:
             try:
-                outcome = self._remote(compat.study_id(self._study), self._task.run_id, me, told)
+                outcome = self._remote(
+                    compat.study_id(self._study), self._task.run_id, me, told, wait
+                )
             except BaseException:
                 # The call may not have reached the server: write the result here (a second
                 # write of a written one is refused and dropped).
@@ -407,6 +421,14 @@ class _Claims:
         if self._stop():
             return True, None, False
         return False, _next_trial(self._study, self._task, self._stop.attrs), False
+
+
+def _claim_wait(task: WorkerTask) -> float:
+    """How long the next claim may wait on the proxy: :data:`_CLAIM_WAIT`, never past the
+    run's deadline."""
+    if task.deadline is None:
+        return _CLAIM_WAIT
+    return max(0.0, min(_CLAIM_WAIT, task.deadline - time.time()))
 
 
 def _worker_sampler(task: WorkerTask, slot: int) -> optuna.samplers.BaseSampler:
@@ -441,23 +463,39 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
         told: Told | None = None  # the last trial's result, for the next claim to write
         starved_until = time.monotonic() + _STARVED_LIMIT
         idle_wait = _REFILL_WAIT
+        budget_due = 0.0  # monotonic time of the next budget check while waiting on the proxy
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
-            over, trial, marked = claims.next(me, told)
+            wait = _claim_wait(task) if claims.carries_results else 0.0
+            asked = time.monotonic()
+            over, trial, marked = claims.next(me, told, wait)
             told = None
             if over:
                 break
             if trial is None:
                 # Wait while the run may still need this worker (a refill of the pool or a
                 # retry of a lost trial); past the limit the driver is gone.
-                if time.monotonic() < starved_until and _may_need_more(storage, study, task.run_id):
+                now = time.monotonic()
+                if now >= starved_until:
+                    break
+                if wait > 0 and now - asked >= wait / 2:
+                    # The proxy waited for an offer: ask again (and wait there) at once.  It
+                    # says when the run is over; the budget is read only for a dead driver.
+                    if now >= budget_due:
+                        budget_due = now + _BUDGET_CHECK_EVERY
+                        if not _may_need_more(storage, study, task.run_id):
+                            break
+                    continue
+                # No proxy to wait on (or it could not wait): look again after a pause.
+                if _may_need_more(storage, study, task.run_id):
                     time.sleep(idle_wait)
                     idle_wait = min(2 * idle_wait, _MAX_IDLE_WAIT)
                     continue
                 break
             starved_until = time.monotonic() + _STARVED_LIMIT
             idle_wait = _REFILL_WAIT
+            budget_due = 0.0
             heartbeat.track(compat.trial_id(trial))
             try:
                 told = _run_one(study, trial, task, me, marked, claims.carries_results)

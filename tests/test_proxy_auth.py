@@ -7,14 +7,17 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import optuna
 import pytest
 
 from hpo_widget import StudyRunner, _attrs
+from hpo_widget import _proxy as proxy_module
 from hpo_widget._optuna_compat import add_storage_servicer
 from hpo_widget._proxy import (
     CLAIM_METHOD,
@@ -28,6 +31,7 @@ from hpo_widget._worker import WorkerTask, run_worker
 from hpo_widget.storage import StorageRef, open_storage, resolve_storage
 from tests import spark_objectives as so
 from tests._spark_fixtures import assert_one_evaluation_each
+from tests._waiting import wait_for
 
 
 @pytest.fixture
@@ -289,3 +293,68 @@ def test_a_worker_claims_marks_and_tells_with_or_without_the_claim_method(
         assert trial.system_attrs[_attrs.WORKER] == result.worker
     if server == "ours":
         assert proxy.calls["Claim"] == 6  # five trials, then the empty pool
+
+
+def _claim_in_thread(client: object, *args: object, **kwargs: object) -> tuple[Any, list]:
+    out: list = []
+    thread = threading.Thread(
+        target=lambda: out.append(client.claim_for_worker(*args, **kwargs)),  # type: ignore[attr-defined]
+        daemon=True,
+    )
+    thread.start()
+    return thread, out
+
+
+def test_a_claim_on_an_empty_pool_waits_on_the_server_for_the_drivers_offer(
+    served: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long cap: if the offer did not wake the claim it would answer "empty" only after 60 s.
+    monkeypatch.setattr(proxy_module, "MAX_CLAIM_WAIT", 60.0)
+    proxy, storage, study_id = served
+    client = open_storage(proxy.ref)
+    thread, out = _claim_in_thread(client, study_id, "r1", "host:1:0", wait=60.0)
+    wait_for(lambda: proxy.claims_waiting == 1, 30, "the claim to wait on the server", 0.005)
+    proxy.offered()  # an offer that brought nothing: the claim keeps waiting
+    (tid,) = _tickets(storage, study_id, 1)
+    proxy.offered()
+    thread.join(30)
+    assert out and isinstance(out[0], optuna.trial.FrozenTrial), out
+    assert out[0]._trial_id == tid
+    assert storage.get_trial(tid).system_attrs[_attrs.WORKER] == "host:1:0"
+    assert proxy.claims_waiting == 0
+
+
+def test_a_waiting_claim_hears_at_once_that_the_run_is_over(
+    served: tuple, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(proxy_module, "MAX_CLAIM_WAIT", 60.0)
+    proxy, storage, study_id = served
+    client = open_storage(proxy.ref)
+    thread, out = _claim_in_thread(client, study_id, "r1", "w", wait=60.0)
+    wait_for(lambda: proxy.claims_waiting == 1, 30, "the claim to wait on the server", 0.005)
+    storage.set_study_system_attr(study_id, _attrs.RUN, {"id": "r1", "stop": True})
+    proxy.offered()
+    thread.join(30)
+    assert out == [False]
+
+
+def test_claims_wait_only_while_server_threads_stay_free_for_other_calls(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(proxy_module, "MAX_CLAIM_WAIT", 60.0)
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, study_name="small")
+    storage.set_study_system_attr(study._study_id, _attrs.RUN, {"id": "r1", "stop": False})
+    # Four threads, all kept for calls: no claim may hold one waiting.
+    proxy = StorageProxyServer(storage, max_workers=4)
+    try:
+        client = open_storage(proxy.ref)
+        thread, out = _claim_in_thread(client, study._study_id, "r1", "w", wait=60.0)
+        wait_for(lambda: not thread.is_alive(), 30, "the claim to answer without waiting")
+        assert out == [True]  # empty, now: the worker looks again later
+    finally:
+        proxy.close()
+    offers = proxy_module._Offers(1)
+    with offers.slot() as first, offers.slot() as second:
+        assert (first, second, offers.waiting) == (True, False, 1)
+    assert offers.waiting == 0
