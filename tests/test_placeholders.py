@@ -14,7 +14,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpo_widget import RunStatus, StudyRunner, TrialFinished
+from hpo_widget import RunStatus, StudyRunner, TrialFinished, _attrs
 from hpo_widget import _optuna_compat as compat
 from hpo_widget._tickets import Tickets
 from hpo_widget.cli.studies import _study_rows
@@ -36,6 +36,14 @@ def fast(trial: optuna.Trial) -> float:
 
 def _waiting(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def _fresh_waiting(study: optuna.Study) -> int:
+    """WAITING tickets that are not retries: what the pool bounds.  A stop queues a retry of
+    each trial it interrupted on top of the pool, and a TrialFinished for an interrupted
+    trial can reach the watcher after those retries were queued (CI: 8 + 1 seen as 9)."""
+    waiting = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+    return sum(1 for t in waiting if _attrs.RETRY_OF not in t.system_attrs)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +69,7 @@ def test_an_early_stop_of_a_1000_trial_study_leaves_a_few_tickets(
 
     def watch(event: object) -> None:
         if isinstance(event, TrialFinished):
-            peak[0] = max(peak[0], _waiting(runner.study))
+            peak[0] = max(peak[0], _fresh_waiting(runner.study))
 
     runner.subscribe(watch)
     runner.start(n_trials=1000)
@@ -72,7 +80,7 @@ def test_an_early_stop_of_a_1000_trial_study_leaves_a_few_tickets(
     left = _waiting(study)
     print(f"\n{backend}/{storage}: {left} WAITING after the stop, peak {peak[0]}")
     assert left <= MOST_LEFT, f"{left} WAITING tickets left after the stop"
-    assert peak[0] <= Tickets.max_pool(N_WORKERS)
+    assert peak[0] <= Tickets.max_pool(N_WORKERS), f"{peak[0]} fresh tickets WAITING at once"
     p = runner.progress
     assert 40 <= p.finished < 1000 and p.target == 1000
     assert len(study.trials) <= p.finished + MOST_LEFT + N_WORKERS  # + the stopped (lost) ones
