@@ -11,12 +11,15 @@ than somewhere inside a run.  Nothing else in the package may use a ``_private``
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import optuna
-from optuna.storages import BaseStorage, GrpcStorageProxy
+from optuna.storages import BaseStorage, GrpcStorageProxy, JournalStorage
+from optuna.storages.journal._storage import JournalOperation
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
@@ -27,10 +30,12 @@ __all__ = [
     "RDB_CHANGE_AGGREGATES",
     "RDB_STUDY_ATTR_ROWS",
     "GrpcStorageProxyWithInterceptor",
+    "JournalBatch",
     "TrialsStudy",
     "add_storage_servicer",
     "callback_scope",
     "create_trial",
+    "journal_batch",
     "pareto_front",
     "probe_proxy",
     "sampler_constraints",
@@ -281,3 +286,111 @@ SELECT
 RDB_STUDY_ATTR_ROWS = (
     "SELECT study_id, value_json FROM study_system_attributes WHERE key = :key ORDER BY study_id"
 )
+
+
+# -- journal files ------------------------------------------------------------------------------
+class JournalBatch:
+    """Writes collected inside :func:`journal_batch`, appended as one write when it ends.
+
+    What it reads is the storage's replay (``JournalStorage._replay_result``), synced with the
+    file as the batch began: while the batch is open no other writer appends, so a trial seen
+    WAITING here is still WAITING when the claim is written (no lost race to write and undo)
+    and a new trial's id is known before it is written (the replay numbers trials in order).
+    Log records are Optuna's own (``JournalStorage``'s ``create_new_trial``,
+    ``set_trial_state_values``, ``set_trial_system_attr``, ``set_study_system_attr``).
+    """
+
+    def __init__(self, storage: Any) -> None:
+        self._replay = storage._replay_result
+        self._worker = self._replay.worker_id
+        self.logs: list[dict[str, Any]] = []
+        self._created: list[int] = []
+
+    def _log(self, op: Any, **fields: Any) -> None:
+        self.logs.append({"op_code": op, "worker_id": self._worker, **fields})
+
+    def trial_state(self, trial_id: int) -> TrialState | None:
+        trial = self._replay._trials.get(trial_id)
+        return None if trial is None else trial.state
+
+    def study_system_attrs(self, study_id: int) -> dict[str, Any]:
+        return dict(self._replay._studies[study_id].system_attrs)
+
+    def create_trial(self, study_id: int, system_attrs: dict[str, Any]) -> int:
+        """A WAITING trial with ``system_attrs``; returns the id the replay will give it."""
+        tid = len(self._replay._trials) + len(self._created)
+        self._created.append(tid)
+        self._log(
+            JournalOperation.CREATE_TRIAL,
+            study_id=study_id,
+            datetime_start=None,
+            state=TrialState.WAITING,
+            value=None,
+            values=None,
+            distributions={},
+            params={},
+            user_attrs={},
+            system_attrs=system_attrs,
+            intermediate_values={},
+        )
+        return tid
+
+    def claim(self, trial_id: int) -> None:
+        """Set a trial this batch saw WAITING to RUNNING, owned by this thread."""
+        self._log(
+            JournalOperation.SET_TRIAL_STATE_VALUES,
+            trial_id=trial_id,
+            state=TrialState.RUNNING,
+            values=None,
+            datetime_start=datetime.now(tz=UTC).isoformat(timespec="microseconds"),
+        )
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        self._log(
+            JournalOperation.SET_TRIAL_SYSTEM_ATTR, trial_id=trial_id, system_attr={key: value}
+        )
+
+    def set_study_system_attr(self, study_id: int, key: str, value: Any) -> None:
+        self._log(
+            JournalOperation.SET_STUDY_SYSTEM_ATTR, study_id=study_id, system_attr={key: value}
+        )
+
+    def check(self) -> None:
+        """After the append and the sync: the trials were created with the ids foretold."""
+        if (
+            self._created
+            and self._replay._last_created_trial_id_by_this_process != self._created[-1]
+        ):
+            raise RuntimeError(
+                "journal batch: the replay numbered the new trials "
+                f"up to {self._replay._last_created_trial_id_by_this_process}, "
+                f"not {self._created[-1]}"
+            )
+
+
+@contextmanager
+def journal_batch(storage: BaseStorage) -> Iterator[JournalBatch | None]:
+    """Read and write an hpo_widget journal file as one step: None for any other storage.
+
+    Several writes a step makes (a worker's claim and its mark; the driver's new tickets and
+    the board that offers them) go to the file as one append and one ``fsync`` instead of one
+    each, under the locks Optuna's own writes take (``JournalStorage._thread_lock``, then the
+    file's), so every other writer waits its turn as it would for any write.  Nothing is
+    written when the block raises.
+    """
+    from .storage import sealed_journal
+
+    backend = sealed_journal(storage)
+    if backend is None or not isinstance(storage, JournalStorage):
+        yield None
+        return
+    with storage._thread_lock, backend.held():
+        storage._sync_with_backend()
+        batch = JournalBatch(storage)
+        yield batch
+        if batch.logs:
+            backend.append_held(
+                "\n".join(json.dumps(log, separators=(",", ":")) for log in batch.logs) + "\n"
+            )
+            storage._sync_with_backend()
+            batch.check()

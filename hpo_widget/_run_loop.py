@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from optuna.trial import FrozenTrial, TrialState
@@ -31,7 +31,7 @@ from ._worker import (
     run_worker,
 )
 from .events import RunStatus, StartPhase, TrialFinished, WorkerSeen
-from .storage import StorageRef, mask_password, writers_held
+from .storage import JournalGrowth, StorageRef, journal_file, mask_password, writers_held
 
 if TYPE_CHECKING:
     from .runner import StudyRunner
@@ -116,11 +116,12 @@ class Run:
         self.pool = Tickets.initial_pool(1)  # tickets kept WAITING; set for the workers in _drive
         self.max_pool = Tickets.max_pool(1)
         self._refiller_done = threading.Event()
-        #: Set by the proxy's state-change hook once every ticket is handed out (the run's
-        #: tail): the last tell then wakes the loop, which ends the run at once instead of at
-        #: its next poll.
+        #: Set once every ticket is handed out (the run's tail) by what hears workers elsewhere
+        #: (the proxy's state-change hook, a journal file's growth): the last tell then wakes
+        #: the loop, which ends the run at once instead of at its next poll.
         self._tail_wake = threading.Event()
         self._in_tail = False
+        self._refilled_elsewhere = False  # a refiller that sets _tail_wake runs
         self._settled = Settled()
 
     # -- what the loop reads -------------------------------------------------------------
@@ -188,25 +189,6 @@ class Run:
         if target is None or self.stop_event.is_set():
             return False
         return self.tickets.refill(target, self.pool)
-
-    def _refill_loop(self, wake: threading.Event, done: threading.Event) -> None:
-        """Keep the pool of workers in other processes topped up between the driver's polls.
-
-        A claim through the storage proxy wakes it at once (the proxy lives in this process);
-        for workers that reach storage themselves it looks every ``_REFILL_FAST`` seconds
-        while the pool runs low, backing off to ``_REFILL_SLOW`` while it stays full.  Without
-        it a pool of two tickets per worker drains between two polls and the workers wait.
-        """
-        interval = _REFILL_FAST
-        while not done.is_set() and not self.stop_event.is_set():
-            wake.wait(interval)
-            wake.clear()
-            try:
-                low = self.refill()
-            except Exception:  # storage hiccup: the driver's poll reports real trouble
-                _log.debug("ticket refill failed", exc_info=True)
-                low = False
-            interval = _REFILL_FAST if low else min(2 * interval, _REFILL_SLOW)
 
     def poll(self) -> tuple[list[FrozenTrial], Unsettled]:
         """Read the study: publish, reap; the whole study and its unsettled part.
@@ -390,13 +372,60 @@ class Run:
                     self._tail_wake.set()
 
             self.proxy.on_state_change(changed)
+            waits = self._waits_on(wake)
+            self._refilled_elsewhere = True
+        else:
+            waits = self._waits_on_storage(wake)
         thread = threading.Thread(
             target=self._refill_loop,
-            args=(wake, self._refiller_done),
+            args=(waits, self._refiller_done),
             name=f"hpo-refill-{self.id}",
             daemon=True,
         )
         thread.start()
+
+    @staticmethod
+    def _waits_on(wake: threading.Event) -> Callable[[float], None]:
+        def wait(timeout: float) -> None:
+            wake.wait(timeout)
+            wake.clear()
+
+        return wait
+
+    def _waits_on_storage(self, wake: threading.Event) -> Callable[[float], None]:
+        """Workers that write a journal file themselves are heard by its growth (a claim, a
+        tell): the refiller waits on that, and in the run's tail a growth wakes the loop,
+        which ends the run at once instead of at its next poll.  Other storages: timed looks."""
+        path = journal_file(compat.storage_of(self.study))
+        if path is None:
+            return self._waits_on(wake)
+        growth = JournalGrowth(path)
+        self._refilled_elsewhere = True
+
+        def wait(timeout: float) -> None:
+            if growth.wait(timeout, self.stop_event) and self._in_tail:
+                self._tail_wake.set()
+
+        return wait
+
+    def _refill_loop(self, waits: Callable[[float], None], done: threading.Event) -> None:
+        """Keep the pool of workers in other processes topped up between the driver's polls.
+
+        ``waits`` returns early when workers may have claimed (a claim through the storage
+        proxy, which lives in this process; a journal file that grew); otherwise the
+        refiller looks every ``_REFILL_FAST`` seconds while the pool runs low, backing off to
+        ``_REFILL_SLOW`` while it stays full.  Without it a pool of two tickets per worker
+        drains between two polls and the workers wait.
+        """
+        interval = _REFILL_FAST
+        while not done.is_set() and not self.stop_event.is_set():
+            waits(interval)
+            try:
+                low = self.refill()
+            except Exception:  # storage hiccup: the driver's poll reports real trouble
+                _log.debug("ticket refill failed", exc_info=True)
+                low = False
+            interval = _REFILL_FAST if low else min(2 * interval, _REFILL_SLOW)
 
     def _drive(self) -> None:
         config, target = self.config, self.target
@@ -513,8 +542,8 @@ class Run:
                 break
             # A pool running low is the refills' business (after each claim in this process,
             # the refiller thread for workers elsewhere), not a reason to read everything.
-            if self._in_tail and self.proxy is not None:
-                self._tail_wake.wait(config.poll_interval)  # a tell through the proxy wakes it
+            if self._in_tail and self._refilled_elsewhere:
+                self._tail_wake.wait(config.poll_interval)  # the last tell wakes it
             else:
                 self.stop_event.wait(config.poll_interval)
         self._finish()

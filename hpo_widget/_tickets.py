@@ -264,6 +264,29 @@ class Tickets:
             if retry_of is not None:
                 self._tally.retries.add(tid)
 
+    def _add_plain(self, n: int) -> None:
+        """``n`` plain tickets (no params, no retry); on an hpo_widget journal file, with the
+        board that offers them, as one append: the driver's refills are writes every worker
+        waits behind (one append and ``fsync`` each, per ticket and per board)."""
+        if n <= 0:
+            return
+        if self.sample is None and self.run_id is not None and not self._board_closed:
+            storage, sid = compat.storage_of(self.study), compat.study_id(self.study)
+            with self.lock, compat.journal_batch(storage) as batch:
+                if batch is not None:
+                    new = [batch.create_trial(sid, {_attrs.TICKET: True}) for _ in range(n)]
+                    # New plain tickets have the highest ids: they go last on the board.
+                    ids = self._tally.board() + new
+                    batch.set_study_system_attr(sid, _attrs.POOL, {"run": self.run_id, "ids": ids})
+            if batch is not None:
+                for tid in new:
+                    self._tally.open[tid] = TrialState.WAITING
+                self._published = ids
+                self._published_hook()
+                return
+        for _ in range(n):
+            self.add()
+
     def refill(self, target: int, pool: int) -> bool:
         """Top the pool up from the tally (no full read of the study); True if it ran low.
 
@@ -286,10 +309,12 @@ class Tickets:
                 self._publish()  # claims took tickets off it
                 return False
             need = min(target - tally.counted - len(tally.open), pool - waiting)
-            for _ in range(max(0, need)):
-                self.add()
-                if sampling:
+            if sampling:
+                for _ in range(max(0, need)):
+                    self.add()
                     self._publish()
+            else:
+                self._add_plain(need)
             self._publish()
             return True
 
@@ -331,8 +356,11 @@ class Tickets:
                 return 0
             waiting = sum(1 for t in view.trials if t.state == TrialState.WAITING)
             need = min(need, max(0, pool - waiting))
-            for _ in range(need):
-                self.add()
+            if self.sample is not None:
+                for _ in range(need):
+                    self.add()
+            else:
+                self._add_plain(need)
             self._publish(check=True)
             return need
 

@@ -40,7 +40,7 @@ from . import _optuna_compat as compat
 from ._tickets import BOARD_STORAGES, budget, counts_towards_budget
 from .samplers import PrunerSpec, SamplerSpec, make_pruner, make_sampler
 from .space import SearchSpace
-from .storage import StorageRef, mask_password, open_storage
+from .storage import StorageRef, mask_password, open_storage, sealed_journal
 
 __all__ = [
     "WorkerResult",
@@ -385,6 +385,9 @@ class _Claims:
         # Threads of the driver's process share its storage and its refills: they claim here.
         local = task.run_id in _LOCAL_STOPS
         self._remote = remote if task.use_tickets and not local else None
+        #: A worker process on an hpo_widget journal file checks the run, claims and marks
+        #: the trial in one append (:func:`~hpo_widget._optuna_compat.journal_batch`).
+        self._journal = task.use_tickets and not local and sealed_journal(self._storage) is not None
 
     @property
     def carries_results(self) -> bool:
@@ -418,9 +421,37 @@ class _Claims:
             else:
                 return False, compat.trial_for(self._study, compat.trial_id(outcome)), True
         self.flush(told)
+        if self._journal:
+            claimed = self._claim_on_journal(me)
+            if claimed is not None:
+                return claimed
         if self._stop():
             return True, None, False
         return False, _next_trial(self._study, self._task, self._stop.attrs), False
+
+    def _claim_on_journal(self, me: str) -> tuple[bool, optuna.Trial | None, bool] | None:
+        """The stop check, the claim and the worker's mark as one read and one append: no
+        other writer comes between, so a ticket seen WAITING is this worker's (no claim
+        written and lost to another worker).  None: no board to claim from (scan instead)."""
+        sid, run_id = compat.study_id(self._study), self._task.run_id
+        with compat.journal_batch(self._storage) as batch:
+            assert batch is not None
+            attrs = batch.study_system_attrs(sid)
+            if run_is_over(attrs, run_id):
+                return True, None, False
+            board = attrs.get(_attrs.POOL)
+            if not isinstance(board, dict):
+                return None
+            if board.get("run") != run_id:
+                return False, None, False
+            for tid in (int(i) for i in board.get("ids") or ()):
+                if batch.trial_state(tid) == TrialState.WAITING:
+                    batch.claim(tid)
+                    batch.set_trial_system_attr(tid, _attrs.WORKER, me)
+                    break
+            else:
+                return False, None, False
+        return False, compat.trial_for(self._study, tid), True
 
 
 def _claim_wait(task: WorkerTask) -> float:

@@ -30,6 +30,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -333,13 +334,31 @@ class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
     def _append_locked(self, data: str) -> None:
         self._journal_lock.acquire()
         try:
-            _cut_torn_tail(self._path, check_json=False)
-            with open(self._path, "ab") as f:
-                f.write(data.encode("utf-8"))
-                f.flush()
-                os.fsync(f.fileno())
+            self.append_held(data)
         finally:
             self._journal_lock.release()
+
+    def append_held(self, data: str) -> None:
+        """Append ``data`` (whole JSON lines) while the caller holds the journal's lock."""
+        _cut_torn_tail(self._path, check_json=False)
+        with open(self._path, "ab") as f:
+            f.write(data.encode("utf-8"))
+            f.flush()
+            os.fsync(f.fileno())
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """This package's writer queue and Optuna's lock, for a read-then-append that no other
+        writer may come between (:func:`hpo_widget._optuna_compat.journal_batch`)."""
+        turn = self._queue.wait_turn()
+        try:
+            self._journal_lock.acquire()
+            try:
+                yield
+            finally:
+                self._journal_lock.release()
+        finally:
+            self._queue.release(turn)
 
 
 @contextlib.contextmanager
@@ -361,6 +380,58 @@ def writers_held(storage: BaseStorage) -> Iterator[None]:
         yield
     finally:
         backend._queue.release(turn)
+
+
+def sealed_journal(storage: BaseStorage) -> _SealingJournalFileBackend | None:
+    """``storage``'s journal file backend when this package opened it, else None."""
+    backend = getattr(storage, "_backend", None)
+    return backend if isinstance(backend, _SealingJournalFileBackend) else None
+
+
+def journal_file(storage: BaseStorage) -> str | None:
+    """The path of ``storage``'s journal file when it is one this package opened, else None."""
+    backend = sealed_journal(storage)
+    return None if backend is None else backend._path
+
+
+class JournalGrowth:
+    """Tells a waiter that a journal file grew: every claim, tell and write appends to it.
+
+    Workers that reach a journal file themselves (loky processes, Spark ``local[*]``) leave
+    the driver no call to hear them by, as the gRPC proxy does; a look at the file's size
+    every ``look`` seconds (one ``stat``, microseconds) lets the driver refill the ticket pool
+    within milliseconds of a claim instead of at its next timed look, which backs off to
+    0.2 s while the pool stays full and left workers waiting on an empty pool.
+    """
+
+    def __init__(self, path: str, look: float = 0.002) -> None:
+        self._path = path
+        self._look = look
+        self._size = self._stat()
+
+    def _stat(self) -> int:
+        try:
+            return os.stat(self._path).st_size
+        except OSError:
+            return -1
+
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the file to grow; True if it did (or ``stop``
+        was set, which ends the wait as well)."""
+        end = time.monotonic() + timeout
+        while True:
+            size = self._stat()
+            if size != self._size:
+                self._size = size
+                return True
+            left = end - time.monotonic()
+            if left <= 0:
+                return False
+            if stop is not None:
+                if stop.wait(min(self._look, left)):
+                    return True
+            else:
+                time.sleep(min(self._look, left))
 
 
 # -- relational databases ------------------------------------------------------------------------
