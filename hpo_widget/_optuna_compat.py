@@ -42,6 +42,7 @@ __all__ = [
     "storage_of",
     "study_id",
     "tell",
+    "tell_held",
     "trial_for",
     "trial_from_wire",
     "trial_id",
@@ -128,6 +129,48 @@ def tell(
     _tell._tell_with_warning(
         study, trial, value_or_values=values, state=state, skip_if_finished=True
     )
+
+
+class _FinalWriteHeld:
+    """A study's storage, all but the final state write of one trial, which it keeps."""
+
+    def __init__(self, storage: BaseStorage, trial_id: int) -> None:
+        self._storage, self._trial_id = storage, trial_id
+        self.held: tuple[TrialState, list[float] | None] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._storage, name)
+
+    def set_trial_state_values(
+        self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        if trial_id == self._trial_id and state.is_finished():
+            self.held = (state, None if values is None else list(values))
+            return True
+        return bool(self._storage.set_trial_state_values(trial_id, state, values))
+
+
+def tell_held(
+    study: optuna.Study, trial: optuna.Trial, values: Sequence[float] | None = None
+) -> tuple[TrialState, list[float] | None] | None:
+    """:func:`tell` up to its last step, the write of the trial's state and values, which it
+    returns instead (None: the trial had finished already; nothing to write).
+
+    Everything before that write happens as in ``optimize`` (checks, the sampler's
+    ``after_trial``); the caller writes the result with its next step (a worker's next claim
+    on a journal file), one append instead of two.  The study's storage is swapped for the
+    call: only for a study no other thread of the process uses (a worker's own).
+    """
+    from optuna.study import _tell
+
+    storage = study._storage
+    holder = _FinalWriteHeld(storage, trial_id(trial))
+    study._storage = holder  # type: ignore[assignment]
+    try:
+        _tell._tell_with_warning(study, trial, value_or_values=values, skip_if_finished=True)
+    finally:
+        study._storage = storage
+    return holder.held
 
 
 @contextmanager
@@ -344,6 +387,20 @@ class JournalBatch:
             values=None,
             datetime_start=datetime.now(tz=UTC).isoformat(timespec="microseconds"),
         )
+
+    def finish(self, trial_id: int, state: TrialState, values: list[float] | None) -> bool:
+        """A RUNNING trial's result; False (nothing written) when it finished already (a
+        stop or the reaper failed it), as Optuna refuses the write."""
+        if self.trial_state(trial_id) != TrialState.RUNNING:
+            return False
+        self._log(
+            JournalOperation.SET_TRIAL_STATE_VALUES,
+            trial_id=trial_id,
+            state=state,
+            values=values,
+            datetime_complete=datetime.now(tz=UTC).isoformat(timespec="microseconds"),
+        )
+        return True
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         self._log(

@@ -309,10 +309,12 @@ def _run_one(
     me: str,
     marked: bool = False,
     defer: bool = False,
+    defer_tell: bool = False,
 ) -> Told | None:
     """Run the objective on ``trial`` and tell the outcome (``marked``: the claim already
     wrote this worker's id on the trial).  With ``defer``, a completed trial of a ticket the
-    driver sampled is returned for the next claim to write instead (:data:`Told`)."""
+    driver sampled is returned for the next claim to write instead (:data:`Told`); with
+    ``defer_tell`` any completed trial is, once Optuna's tell ran up to its write."""
     storage = compat.storage_of(study)
     if not marked:
         storage.set_trial_system_attr(compat.trial_id(trial), _attrs.WORKER, me)
@@ -346,6 +348,13 @@ def _run_one(
         if defer:
             return compat.trial_id(trial), values
         storage.set_trial_state_values(compat.trial_id(trial), TrialState.COMPLETE, values)
+    elif defer_tell:
+        held = compat.tell_held(study, trial, values)
+        if held is not None:
+            state, told_values = held
+            if state == TrialState.COMPLETE and told_values is not None:
+                return compat.trial_id(trial), told_values
+            storage.set_trial_state_values(compat.trial_id(trial), state, told_values)
     else:
         compat.tell(study, trial, values)
     return None
@@ -392,6 +401,17 @@ class _Claims:
     @property
     def carries_results(self) -> bool:
         """Whether a completed trial's result may wait for the next claim (:data:`Told`)."""
+        return self._remote is not None or self._journal
+
+    @property
+    def defers_tells(self) -> bool:
+        """Whether a define-by-run trial's result may wait for the next claim too: on a
+        journal file the next claim is the worker's very next step, one append for both."""
+        return self._journal
+
+    @property
+    def waits_on_offers(self) -> bool:
+        """Whether a claim may wait at the storage for the driver's next offer (the proxy)."""
         return self._remote is not None
 
     def flush(self, told: Told | None) -> None:
@@ -420,22 +440,33 @@ class _Claims:
                 return not outcome, None, False
             else:
                 return False, compat.trial_for(self._study, compat.trial_id(outcome)), True
-        self.flush(told)
         if self._journal:
-            claimed = self._claim_on_journal(me)
+            try:
+                claimed = self._claim_on_journal(me, told)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.flush(told)  # the batch wrote nothing: the result on its own
+                raise
             if claimed is not None:
                 return claimed
+            told = None  # written by the step that found no board
+        self.flush(told)
         if self._stop():
             return True, None, False
         return False, _next_trial(self._study, self._task, self._stop.attrs), False
 
-    def _claim_on_journal(self, me: str) -> tuple[bool, optuna.Trial | None, bool] | None:
-        """The stop check, the claim and the worker's mark as one read and one append: no
-        other writer comes between, so a ticket seen WAITING is this worker's (no claim
-        written and lost to another worker).  None: no board to claim from (scan instead)."""
+    def _claim_on_journal(
+        self, me: str, told: Told | None
+    ) -> tuple[bool, optuna.Trial | None, bool] | None:
+        """The last trial's result, the stop check, the claim and the worker's mark as one
+        read and one append: no other writer comes between, so a ticket seen WAITING is this
+        worker's (no claim written and lost to another worker), and a result is written
+        before the stop check (a stop keeps it).  None: no board to claim from (scan)."""
         sid, run_id = compat.study_id(self._study), self._task.run_id
         with compat.journal_batch(self._storage) as batch:
             assert batch is not None
+            if told is not None:
+                batch.finish(told[0], TrialState.COMPLETE, told[1])
             attrs = batch.study_system_attrs(sid)
             if run_is_over(attrs, run_id):
                 return True, None, False
@@ -498,7 +529,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
         while True:
             if task.deadline is not None and time.time() >= task.deadline:
                 break
-            wait = _claim_wait(task) if claims.carries_results else 0.0
+            wait = _claim_wait(task) if claims.waits_on_offers else 0.0
             asked = time.monotonic()
             over, trial, marked = claims.next(me, told, wait)
             told = None
@@ -529,7 +560,15 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             budget_due = 0.0
             heartbeat.track(compat.trial_id(trial))
             try:
-                told = _run_one(study, trial, task, me, marked, claims.carries_results)
+                told = _run_one(
+                    study,
+                    trial,
+                    task,
+                    me,
+                    marked,
+                    defer=claims.carries_results,
+                    defer_tell=claims.defers_tells,
+                )
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # the driver already failed this trial (stop or lost); drop our result
             finally:

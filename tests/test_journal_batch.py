@@ -24,7 +24,7 @@ from hpo_widget import StudyRunner, _attrs
 from hpo_widget import _optuna_compat as compat
 from hpo_widget.storage import JournalGrowth, open_storage, resolve_storage
 
-RUNNING = int(TrialState.RUNNING)
+RUNNING, COMPLETE = int(TrialState.RUNNING), int(TrialState.COMPLETE)
 SET_STATE, SET_TRIAL_ATTR, CREATE_TRIAL = 6, 9, 4  # Optuna's JournalOperation codes
 
 
@@ -115,10 +115,60 @@ def test_worker_processes_write_one_claim_per_trial_with_its_mark(tmp_path: Path
             assert list(mark["system_attr"]) == [_attrs.WORKER]  # type: ignore[call-overload]
     workers = {t.system_attrs[_attrs.WORKER] for t in study.trials}
     assert len(workers) == 2
+    # A trial's result rides on the same worker's next claim: every COMPLETE record but
+    # each worker's last is followed, in its append, by the next claim.
+    completes = [
+        i for i, r in enumerate(records) if r["op_code"] == SET_STATE and r["state"] == COMPLETE
+    ]
+    with_claim = [
+        i
+        for i in completes
+        if records[i + 1 : i + 2]
+        and records[i + 1]["op_code"] == SET_STATE
+        and records[i + 1]["state"] == RUNNING
+    ]
+    assert len(completes) == n and len(with_claim) >= n - 2 * len(workers)
     # The driver wrote its tickets in batches: fewer board writes than tickets.
     boards = sum(1 for r in records if r["op_code"] == 3 and _attrs.POOL in r["system_attr"])  # type: ignore[operator]
     tickets = sum(1 for r in records if r["op_code"] == CREATE_TRIAL)
     assert tickets == n and boards < tickets
+
+
+class _Recording(optuna.samplers.RandomSampler):
+    def __init__(self) -> None:
+        super().__init__(seed=0)
+        self.after: list[tuple[int, TrialState, list[float] | None]] = []
+
+    def after_trial(self, study, trial, state, values):  # type: ignore[no-untyped-def]
+        self.after.append((trial.number, state, values))
+
+
+@pytest.mark.filterwarnings("ignore:The value nan is not acceptable:UserWarning")
+@pytest.mark.parametrize(
+    ("value", "state"), [(0.5, TrialState.COMPLETE), (float("nan"), TrialState.FAIL)]
+)
+def test_tell_held_runs_optunas_tell_but_its_last_write(
+    value: float, state: TrialState, tmp_path: Path
+) -> None:
+    sampler = _Recording()
+    study = optuna.create_study(
+        sampler=sampler, storage=open_storage(resolve_storage(str(tmp_path / "t.journal")))
+    )
+    storage = compat.storage_of(study)
+    trial = study.ask()
+    held = compat.tell_held(study, trial, [value])
+    assert held is not None and held[0] == state
+    assert sampler.after == [(0, state, held[1])]  # the sampler heard it, as in optimize
+    assert study.trials[0].state == TrialState.RUNNING  # nothing written yet
+    assert compat.storage_of(study) is storage  # the study has its own storage back
+    with compat.journal_batch(compat.storage_of(study)) as batch:
+        assert batch is not None
+        assert batch.finish(0, *held)
+    assert study.trials[0].state == state
+    assert study.trials[0].values == held[1]
+    with compat.journal_batch(compat.storage_of(study)) as batch:
+        assert batch is not None and not batch.finish(0, *held)  # finished: refused
+    assert compat.tell_held(study, trial, [value]) is None  # skip_if_finished, as optimize
 
 
 def test_journal_growth_hears_an_append_and_a_stop(tmp_path: Path) -> None:
