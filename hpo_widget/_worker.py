@@ -405,9 +405,11 @@ class _Claims:
 
     @property
     def defers_tells(self) -> bool:
-        """Whether a define-by-run trial's result may wait for the next claim too: on a
-        journal file the next claim is the worker's very next step, one append for both."""
-        return self._journal
+        """Whether a define-by-run trial's result may wait for the next claim too (once
+        Optuna's tell ran up to its write): the next claim is the worker's very next step,
+        one append on a journal file, one call through the proxy, which writes the result
+        before its stop check."""
+        return self._journal or self._remote is not None
 
     @property
     def waits_on_offers(self) -> bool:
