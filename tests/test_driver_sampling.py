@@ -158,6 +158,11 @@ def test_a_define_by_run_objective_still_samples_on_the_worker() -> None:
     study, calls = _run(define_by_run, None)
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 24
     assert calls.get("SetTrialParameter", 0) == 24
+    # Optuna's tell runs on the worker up to its write; the result rides on the next claim
+    # (a trial that failed or was pruned would be written on its own: none here).
+    assert calls.get("SetTrialStateValues", 0) == 0
+    for t in study.trials:
+        assert t.value == define_by_run(optuna.trial.FixedTrial(t.params))
 
 
 def test_results_carried_by_the_next_claim_are_written_when_the_time_runs_out() -> None:
