@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -113,6 +114,18 @@ def run_hyperopt(n: int, sampler: str) -> float:
     return time.perf_counter() - t0
 
 
+def steady_rate(study: optuna.Study) -> float:
+    """Trials/s between the first and the last tenth of the finished trials: the rate while
+    the workers run, without the launch (a Spark job, the first claims) and the run's end."""
+    done = sorted(
+        t.datetime_complete.timestamp()
+        for t in study.get_trials(deepcopy=False)
+        if t.datetime_complete is not None
+    )
+    k = len(done) // 10
+    return (len(done) - 2 * k) / (done[-k - 1] - done[k])
+
+
 def windows(study: optuna.Study) -> dict[str, float]:
     """Trials/s over the first, a middle (around trial 1,000) and the last 200 finished."""
     done = sorted(
@@ -136,6 +149,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10_000, help="trials of the flatness run")
     parser.add_argument("--rate-trials", type=int, default=300, help="trials of the rate table")
+    parser.add_argument(
+        "--rate-reps", type=int, default=3, help="interleaved repetitions of the rate table"
+    )
     parser.add_argument(
         "--hyperopt-trials", type=int, default=40, help="trials of hyperopt's rate (0: skip)"
     )
@@ -163,21 +179,39 @@ def main() -> None:
     print("| **all** | " + " | ".join(f"**{sum(per[c].values()):.2f}**" for c in cols) + " |")
 
     print(f"\n## Trials/s against Optuna's own threads, {args.rate_trials} trials\n")
+    reps = args.rate_reps
+    print(f"Start to end of `wait()` (the ratio the targets name); in brackets the steady rates "
+          "(between the first and the last tenth of the finished trials) and their ratio. "
+          f"Medians of {reps} interleaved repetitions (the VM's speed drifts between runs).\n")  # fmt: skip
     print("| sampler | parameters | Optuna n_jobs=2, memory | hpo_widget spark, proxy | ratio | "
           "hpo_widget spark, journal | ratio |")  # fmt: skip
     print("|---|---|---:|---:|---:|---:|---:|")
+    n = args.rate_trials
     for sampler in ("random", "tpe"):
-        o_wall, _ = run_optuna(args.rate_trials, sampler)
+        cells: dict[str, list[float]] = {}
+        for rep in range(reps):
+            o_wall, o_study = run_optuna(n, sampler)
+            o, o_steady = n / o_wall, steady_rate(o_study)
+            for objective in OBJECTIVES:
+                p_wall, p_study, _ = run_hpo(n, sampler, "memory", objective)
+                journal = str(tmp / f"rate-{sampler}-{objective}-{rep}.journal")
+                j_wall, j_study, _ = run_hpo(n, sampler, journal, objective)
+                p, j = n / p_wall, n / j_wall
+                p_steady, j_steady = steady_rate(p_study), steady_rate(j_study)
+                for key, value in {
+                    "o": o, "os": o_steady, "p": p, "ps": p_steady, "j": j, "js": j_steady,
+                    "pr": p / o, "prs": p_steady / o_steady, "jr": j / o, "jrs": j_steady / o_steady,
+                }.items():  # fmt: skip
+                    cells.setdefault(f"{objective}:{key}", []).append(value)
         for objective in OBJECTIVES:
             where = "the driver samples through the proxy" if objective == "space" else ""
-            p_wall, _, _ = run_hpo(args.rate_trials, sampler, "memory", objective)
-            journal = str(tmp / f"rate-{sampler}-{objective}.journal")
-            j_wall, _, _ = run_hpo(args.rate_trials, sampler, journal, objective)
-            o, p, j = (args.rate_trials / w for w in (o_wall, p_wall, j_wall))
+            m = {k.split(":")[1]: statistics.median(v) for k, v in cells.items()
+                 if k.startswith(objective + ":")}  # fmt: skip
             print(
-                f"| {sampler} | {objective}{f' ({where})' if where else ''} | {o:.0f} | {p:.0f} "
-                f"| {p / o:.2f} "
-                f"| {j:.0f} | {j / o:.2f} |"
+                f"| {sampler} | {objective}{f' ({where})' if where else ''} "
+                f"| {m['o']:.0f} ({m['os']:.0f}) | {m['p']:.0f} ({m['ps']:.0f}) "
+                f"| {m['pr']:.2f} ({m['prs']:.2f}) "
+                f"| {m['j']:.0f} ({m['js']:.0f}) | {m['jr']:.2f} ({m['jrs']:.2f}) |"
             )
 
     if args.hyperopt_trials:
