@@ -24,6 +24,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from . import _attrs
 from . import _optuna_compat as compat
+from .storage import journal_file
 
 __all__ = [
     "BOARD_STORAGES",
@@ -203,6 +204,7 @@ class Tickets:
         #: Called after each write of the board (tickets offered, or the board closed): the
         #: driver's proxy wakes the claims waiting on it (:meth:`StorageProxyServer.offered`).
         self.on_publish: Callable[[], None] | None = None
+        self._board_on_file = journal_file(compat.storage_of(study)) is not None
 
     def _stored_board(self) -> Any:
         return (
@@ -306,7 +308,11 @@ class Tickets:
             # sampled only 60% of the time, workers found the pool empty the rest).
             sampling = self.sample is not None
             if waiting >= pool or (not sampling and 2 * waiting > pool):
-                self._publish()  # claims took tickets off it
+                # Claims took tickets off the board.  Workers skip a claimed id on their own, so
+                # on a journal file (an fsync'd append that every worker waits behind) the board
+                # keeps them until the next tickets are added.
+                if not self._board_on_file:
+                    self._publish()
                 return False
             need = min(target - tally.counted - len(tally.open), pool - waiting)
             if sampling:
