@@ -309,12 +309,11 @@ def _run_one(
     me: str,
     marked: bool = False,
     defer: bool = False,
-    defer_tell: bool = False,
 ) -> Told | None:
     """Run the objective on ``trial`` and tell the outcome (``marked``: the claim already
-    wrote this worker's id on the trial).  With ``defer``, a completed trial of a ticket the
-    driver sampled is returned for the next claim to write instead (:data:`Told`); with
-    ``defer_tell`` any completed trial is, once Optuna's tell ran up to its write."""
+    wrote this worker's id on the trial).  With ``defer``, a completed trial is returned for
+    the next claim to write instead (:data:`Told`): at once for a ticket the driver sampled,
+    once Optuna's tell ran up to its write for one the worker sampled."""
     storage = compat.storage_of(study)
     if not marked:
         storage.set_trial_system_attr(compat.trial_id(trial), _attrs.WORKER, me)
@@ -348,7 +347,7 @@ def _run_one(
         if defer:
             return compat.trial_id(trial), values
         storage.set_trial_state_values(compat.trial_id(trial), TrialState.COMPLETE, values)
-    elif defer_tell:
+    elif defer:
         held = compat.tell_held(study, trial, values)
         if held is not None:
             state, told_values = held
@@ -400,16 +399,10 @@ class _Claims:
 
     @property
     def carries_results(self) -> bool:
-        """Whether a completed trial's result may wait for the next claim (:data:`Told`)."""
+        """Whether a completed trial's result may wait for the next claim (:data:`Told`): the
+        next claim is the worker's very next step, one append on a journal file, one call
+        through the proxy, and either writes the result before its stop check."""
         return self._remote is not None or self._journal
-
-    @property
-    def defers_tells(self) -> bool:
-        """Whether a define-by-run trial's result may wait for the next claim too (once
-        Optuna's tell ran up to its write): the next claim is the worker's very next step,
-        one append on a journal file, one call through the proxy, which writes the result
-        before its stop check."""
-        return self._journal or self._remote is not None
 
     @property
     def waits_on_offers(self) -> bool:
@@ -562,15 +555,7 @@ def run_worker(task: WorkerTask, slot: int = 0) -> WorkerResult:
             budget_due = 0.0
             heartbeat.track(compat.trial_id(trial))
             try:
-                told = _run_one(
-                    study,
-                    trial,
-                    task,
-                    me,
-                    marked,
-                    defer=claims.carries_results,
-                    defer_tell=claims.defers_tells,
-                )
+                told = _run_one(study, trial, task, me, marked, claims.carries_results)
             except optuna.exceptions.UpdateFinishedTrialError:
                 pass  # the driver already failed this trial (stop or lost); drop our result
             finally:
