@@ -11,7 +11,6 @@ than somewhere inside a run.  Nothing else in the package may use a ``_private``
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -446,8 +445,6 @@ def journal_batch(storage: BaseStorage) -> Iterator[JournalBatch | None]:
         batch = JournalBatch(storage)
         yield batch
         if batch.logs:
-            backend.append_held(
-                "\n".join(json.dumps(log, separators=(",", ":")) for log in batch.logs) + "\n"
-            )
+            backend.append_held(batch.logs)
             storage._sync_with_backend()
             batch.check()

@@ -296,6 +296,15 @@ class _WriterQueue:
         if fd is not None:
             os.close(fd)  # closing the last descriptor of the open file releases the flock
 
+    @contextlib.contextmanager
+    def turn(self) -> Iterator[None]:
+        """Hold this writer's turn for the block."""
+        fd = self.wait_turn()
+        try:
+            yield
+        finally:
+            self.release(fd)
+
 
 class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
     """Optuna's journal file, sealed against torn writes (a writer killed mid-append).
@@ -324,22 +333,12 @@ class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         # Optuna 5's JournalFileBackend.append_logs (same record format), plus the seal.
+        with self.held():
+            self.append_held(logs)
+
+    def append_held(self, logs: list[dict[str, Any]]) -> None:
+        """Append ``logs`` as Optuna's records while the caller holds :meth:`held`."""
         data = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
-        turn = self._queue.wait_turn()
-        try:
-            self._append_locked(data)
-        finally:
-            self._queue.release(turn)
-
-    def _append_locked(self, data: str) -> None:
-        self._journal_lock.acquire()
-        try:
-            self.append_held(data)
-        finally:
-            self._journal_lock.release()
-
-    def append_held(self, data: str) -> None:
-        """Append ``data`` (whole JSON lines) while the caller holds the journal's lock."""
         _cut_torn_tail(self._path, check_json=False)
         with open(self._path, "ab") as f:
             f.write(data.encode("utf-8"))
@@ -348,17 +347,14 @@ class _SealingJournalFileBackend(optuna.storages.journal.JournalFileBackend):
 
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
-        """This package's writer queue and Optuna's lock, for a read-then-append that no other
-        writer may come between (:func:`hpo_widget._optuna_compat.journal_batch`)."""
-        turn = self._queue.wait_turn()
-        try:
+        """This package's writer queue and Optuna's lock: every append, and a read-then-append
+        that no other writer may come between (:func:`hpo_widget._optuna_compat.journal_batch`)."""
+        with self._queue.turn():
             self._journal_lock.acquire()
             try:
                 yield
             finally:
                 self._journal_lock.release()
-        finally:
-            self._queue.release(turn)
 
 
 @contextlib.contextmanager
@@ -371,15 +367,12 @@ def writers_held(storage: BaseStorage) -> Iterator[None]:
     for :data:`JOURNAL_LOCK_GRACE`, then broke with a warning in the notebook.  A no-op for
     every other storage.
     """
-    backend = getattr(storage, "_backend", None)
-    if not isinstance(backend, _SealingJournalFileBackend):
+    backend = sealed_journal(storage)
+    if backend is None:
         yield
         return
-    turn = backend._queue.wait_turn()
-    try:
+    with backend._queue.turn():
         yield
-    finally:
-        backend._queue.release(turn)
 
 
 def sealed_journal(storage: BaseStorage) -> _SealingJournalFileBackend | None:
